@@ -1,0 +1,187 @@
+"""Vectorized Black–Scholes prices and greeks for European options.
+
+Everything broadcasts: spot, strike, expiry, vol, rate and the call/put flag may be scalars or
+arrays of any mutually broadcastable shapes (typically a leading batch axis of simulation
+paths). The simulation calls these once per step across all paths, so the hot path computes
+``d1``/``d2`` once, uses :func:`scipy.special.ndtr`, and only pays for special cases when an
+input is actually degenerate.
+
+Conventions (all per unit of underlying, in settle currency):
+
+* ``price``: option value; ``delta``: dV/dS; ``gamma``: d2V/dS2.
+* ``vega``: dV/dsigma per 1.00 of vol (divide by 100 for per vol point).
+* ``theta``: dV/dt per year of calendar time (``-dV/dT``), negative for a long option
+  when r = 0.
+* ``T`` in years, ``sigma`` and ``r`` per year, continuous compounding; no dividends.
+
+Degenerate inputs (``T <= 0``, ``sigma * sqrt(T) == 0``, ``S <= 0`` or ``K <= 0``) give the limit value:
+the intrinsic value against the discounted strike ``K * exp(-r * max(T, 0))``, delta of that
+payoff (a 1/0/-1 step, with ±0.5 exactly at the money so call minus put delta stays 1), and
+zero gamma and vega. Theta is zero for expired options; for ``sigma = 0`` and ``T > 0`` it is
+the carry of the discounted strike. No NaN and no floating-point warnings are produced.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import ndtr
+
+__all__ = ["Greeks", "bs_delta", "bs_greeks", "bs_price"]
+
+FloatArray = NDArray[np.float64]
+
+_INV_SQRT_2PI = 0.3989422804014327  # 1 / sqrt(2 pi)
+
+
+class Greeks(NamedTuple):
+    """Black–Scholes value and sensitivities, each broadcast to the inputs' common shape."""
+
+    price: FloatArray
+    delta: FloatArray
+    gamma: FloatArray
+    vega: FloatArray
+    theta: FloatArray
+
+
+class _Setup(NamedTuple):
+    """Shared intermediate terms; ``deg`` is None when no element is degenerate."""
+
+    S: FloatArray
+    K: FloatArray
+    T: FloatArray
+    sigma: FloatArray
+    r: FloatArray | float
+    w: FloatArray | float  # +1 for calls, -1 for puts
+    sqrt_t: FloatArray
+    sd: FloatArray  # sigma * sqrt(T), made safe (1.0) where degenerate
+    d1: FloatArray
+    disc: FloatArray | float  # exp(-r T)
+    deg: NDArray[np.bool_] | None
+
+
+def _setup(
+    S: ArrayLike, K: ArrayLike, T: ArrayLike, sigma: ArrayLike, r: ArrayLike, is_call: ArrayLike
+) -> _Setup:
+    S_ = np.asarray(S, dtype=np.float64)
+    K_ = np.asarray(K, dtype=np.float64)
+    T_ = np.asarray(T, dtype=np.float64)
+    sig = np.asarray(sigma, dtype=np.float64)
+    call = np.asarray(is_call, dtype=bool)
+    w: FloatArray | float
+    w = (1.0 if bool(call) else -1.0) if call.ndim == 0 else np.where(call, 1.0, -1.0)
+
+    r_: FloatArray | float
+    if np.ndim(r) == 0:
+        r_ = float(np.asarray(r, dtype=np.float64))
+    else:
+        r_ = np.asarray(r, dtype=np.float64)
+
+    sqrt_t = np.sqrt(np.maximum(T_, 0.0))
+    sd = sig * sqrt_t
+    # Written as "not (x > 0)" so NaN inputs also stay out of the log and divide below.
+    deg_mask = ~((sd > 0.0) & (S_ > 0.0) & (K_ > 0.0))
+    deg: NDArray[np.bool_] | None = deg_mask if deg_mask.any() else None
+
+    t_pos = np.maximum(T_, 0.0) if deg is not None else T_
+    if isinstance(r_, float) and r_ == 0.0:
+        disc: FloatArray | float = 1.0
+        drift = 0.5 * sig * sig * t_pos
+    else:
+        disc = np.exp(-np.multiply(r_, t_pos))
+        drift = (r_ + 0.5 * sig * sig) * t_pos
+
+    if deg is None:
+        d1 = (np.log(S_ / K_) + drift) / sd
+    else:
+        sd = np.where(deg, 1.0, sd)
+        K_safe = np.where(deg, 1.0, K_)
+        S_safe = np.where(deg, K_safe, S_)
+        d1 = np.where(deg, 0.0, (np.log(S_safe / K_safe) + drift) / sd)
+        sqrt_t = np.where(deg, 1.0, sqrt_t)
+    return _Setup(S_, K_, T_, sig, r_, w, sqrt_t, sd, d1, disc, deg)
+
+
+def _intrinsic(s: _Setup) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Limit price, delta and theta where the option has no time value left."""
+    kd = s.K * s.disc
+    moneyness = s.w * (s.S - kd)  # > 0 means in the money
+    price = np.maximum(moneyness, 0.0)
+    itm = np.where(moneyness > 0.0, 1.0, np.where(moneyness == 0.0, 0.5, 0.0))
+    delta = s.w * itm
+    # sigma = 0 but T > 0: V = w (S - K e^{-rT}) in the money, so dV/dt = -w r K e^{-rT}.
+    alive = s.T > 0.0
+    theta = np.where(alive & (moneyness > 0.0), -s.w * np.multiply(s.r, kd), 0.0)
+    return price, delta, theta
+
+
+def bs_greeks(
+    S: ArrayLike,
+    K: ArrayLike,
+    T: ArrayLike,
+    sigma: ArrayLike,
+    r: ArrayLike = 0.0,
+    is_call: ArrayLike = True,
+) -> Greeks:
+    """Price, delta, gamma, vega and theta in one pass (``d1``/``d2`` computed once)."""
+    s = _setup(S, K, T, sigma, r, is_call)
+    w = s.w
+    d2 = s.d1 - s.sd
+    nd1 = ndtr(w * s.d1)  # N(d1) for calls, N(-d1) for puts
+    nd2 = ndtr(w * d2)
+    kd = s.K * s.disc
+    pdf = _INV_SQRT_2PI * np.exp(-0.5 * s.d1 * s.d1)
+    s_pdf = s.S * pdf
+
+    price = w * (s.S * nd1 - kd * nd2)
+    delta = w * nd1
+    gamma = pdf / (s.S * s.sd) if s.deg is None else pdf / (np.where(s.deg, 1.0, s.S) * s.sd)
+    vega = s_pdf * s.sqrt_t
+    theta = -0.5 * s_pdf * s.sigma / s.sqrt_t
+    if not (isinstance(s.r, float) and s.r == 0.0):
+        theta = theta - w * s.r * kd * nd2
+
+    if s.deg is not None:
+        ip, idelta, itheta = _intrinsic(s)
+        price = np.where(s.deg, ip, price)
+        delta = np.where(s.deg, idelta, delta)
+        gamma = np.where(s.deg, 0.0, gamma)
+        vega = np.where(s.deg, 0.0, vega)
+        theta = np.where(s.deg, itheta, theta)
+    outs = [np.asarray(x, dtype=np.float64) for x in (price, delta, gamma, vega, theta)]
+    shape = np.broadcast_shapes(*(x.shape for x in outs))
+    return Greeks(*(x if x.shape == shape else np.array(np.broadcast_to(x, shape)) for x in outs))
+
+
+def bs_price(
+    S: ArrayLike,
+    K: ArrayLike,
+    T: ArrayLike,
+    sigma: ArrayLike,
+    r: ArrayLike = 0.0,
+    is_call: ArrayLike = True,
+) -> FloatArray:
+    """Black–Scholes value only (two ``ndtr`` calls, no density)."""
+    s = _setup(S, K, T, sigma, r, is_call)
+    price = s.w * (s.S * ndtr(s.w * s.d1) - s.K * s.disc * ndtr(s.w * (s.d1 - s.sd)))
+    if s.deg is not None:
+        price = np.where(s.deg, _intrinsic(s)[0], price)
+    return np.asarray(price, dtype=np.float64)
+
+
+def bs_delta(
+    S: ArrayLike,
+    K: ArrayLike,
+    T: ArrayLike,
+    sigma: ArrayLike,
+    r: ArrayLike = 0.0,
+    is_call: ArrayLike = True,
+) -> FloatArray:
+    """Black–Scholes delta only (one ``ndtr`` call), for hedging loops."""
+    s = _setup(S, K, T, sigma, r, is_call)
+    delta = s.w * ndtr(s.w * s.d1)
+    if s.deg is not None:
+        delta = np.where(s.deg, _intrinsic(s)[1], delta)
+    return np.asarray(delta, dtype=np.float64)
