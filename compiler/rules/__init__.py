@@ -1,0 +1,52 @@
+"""Validation rules: a tuple of small functions, one concern each, returning diagnostics.
+
+Each rule receives a :class:`RuleContext` (the IR, the side map of spans, the policy and the
+backends' capabilities) and yields diagnostics. Rules never raise and never print.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rebal.dsl.diagnostics import Diagnostic, Span
+
+from .. import ir
+from ..capabilities import Capabilities
+
+if TYPE_CHECKING:
+    from ..strategy import Lowered
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    strategy: ir.Strategy
+    lowered: Lowered
+    file: str
+    policy: ir.Policy | None
+    capabilities: Mapping[str, Capabilities] | None
+
+    def span(self, *keys: str) -> Span:
+        """The span of the first key found in the side map, else the strategy name."""
+        for k in keys:
+            s = self.lowered.spans.get(k)
+            if s is not None:
+                return s
+        return self.lowered.spans["strategy"]
+
+
+Rule = Callable[[RuleContext], Iterable[Diagnostic]]
+
+
+def all_rules() -> tuple[Rule, ...]:
+    from . import checks
+
+    return checks.RULES
+
+
+def run_rules(cx: RuleContext) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for rule in all_rules():
+        out.extend(rule(cx))
+    return out

@@ -1,0 +1,399 @@
+"""Lower syntax-tree expressions to IR expressions, checking dimensions and computing ranges.
+
+Each lowered expression comes back as a :class:`Typed`: the IR node, its dimension, and its
+range by interval arithmetic. Problems are pushed into the sink; a failed sub-expression
+yields ``None`` so one run reports every problem without cascades.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from rebal.dsl import ast
+from rebal.dsl.diagnostics import Sink, Span
+
+from . import ir
+from .intervals import (
+    NONNEG,
+    POSITIVE,
+    UNBOUNDED,
+    Iv,
+    iv_abs,
+    iv_clamp,
+    iv_max,
+    iv_min,
+    iv_sqrt,
+)
+from .units import DURATION, RATIO, Dim, all_unit_words, unit_dim
+
+BOOL = Dim((("<bool>", 1),))
+
+#: Functions: name -> (argument count or None for 2+, description)
+FUNCTIONS: dict[str, str] = {
+    "abs": "abs(x)",
+    "min": "min(a, b, ...)",
+    "max": "max(a, b, ...)",
+    "clamp": "clamp(x, lo, hi)",
+    "sqrt": "sqrt(x)",
+    "realized_vol": "realized_vol(ASSET, WINDOW)",
+    "implied_vol": "implied_vol(INSTRUMENT)",
+    "spot": "spot(ASSET)",
+    "funding": "funding(INSTRUMENT)",
+    "weight": "weight(INSTRUMENT)",
+}
+#: Names usable as values.
+REFS = ("delta", "gamma", "vega", "theta", "leverage", "drawdown", "equity", "price_age",
+        "oracle_deviation")
+
+
+@dataclass(frozen=True, slots=True)
+class Typed:
+    node: ir.Const | ir.Ref | ir.Call | ir.BinOp | ir.Neg | ir.Compare | ir.BoolOp | ir.Not
+    dim: Dim
+    range: Iv
+
+    @property
+    def const(self) -> Decimal | None:
+        return self.node.value if isinstance(self.node, ir.Const) else None
+
+
+@dataclass
+class ExprContext:
+    """What names mean while lowering one strategy's expressions."""
+
+    assets: frozenset[str]
+    instruments: Mapping[str, ast.Instrument]
+    numeraire: str
+    underlying: str | None  # the asset `delta` is measured in by default
+    sink: Sink
+
+
+def _unit_str(d: Dim) -> str:
+    return str(d)
+
+
+def _const(value: Decimal, dim: Dim) -> Typed:
+    v = float(value)
+    return Typed(ir.Const(value=_norm(value), unit=_unit_str(dim)), dim, Iv(v, v))
+
+
+def _norm(d: Decimal) -> Decimal:
+    """Canonical Decimal: no exponent noise, so equal values serialise equally."""
+    if d == d.to_integral_value():
+        return d.quantize(Decimal(1))
+    return d.normalize()
+
+
+def lower_expr(e: ast.Expr, cx: ExprContext, *, delta_unit: str | None = None) -> Typed | None:
+    """Lower one expression; ``delta_unit`` makes `delta` mean its value in that currency."""
+    if isinstance(e, ast.Num):
+        ud = unit_dim(e.unit, cx.assets)
+        if ud is None:
+            words = all_unit_words(cx.assets)
+            close = difflib.get_close_matches(e.unit or "", words, n=1, cutoff=0.5)
+            cx.sink.emit(
+                "E302",
+                f"`{e.unit}` is not a unit or a declared asset",
+                e.unit_span or e.span,
+                f"did you mean `{close[0]}`?" if close else
+                "units are %, bps, x, s, m, h, d, w, y, gwei or an asset named by an instrument",
+            )
+            return None
+        dim, scale = ud
+        return _const(e.value * scale, dim)
+    if isinstance(e, ast.Var):
+        return _lower_var(e, cx, delta_unit)
+    if isinstance(e, ast.Neg):
+        t = lower_expr(e.operand, cx, delta_unit=delta_unit)
+        if t is None:
+            return None
+        if isinstance(t.node, ir.Const):
+            return _const(-t.node.value, t.dim)
+        return Typed(ir.Neg(operand=t.node, unit=_unit_str(t.dim)), t.dim, -t.range)
+    if isinstance(e, ast.BinOp):
+        return _lower_binop(e, cx, delta_unit)
+    if isinstance(e, ast.Call):
+        return _lower_call(e, cx, delta_unit)
+    if isinstance(e, ast.Compare):
+        return _lower_compare(e, cx)
+    if isinstance(e, ast.BoolOp):
+        a, b = lower_cond(e.left, cx), lower_cond(e.right, cx)
+        if a is None or b is None:
+            return None
+        return Typed(ir.BoolOp(op=e.op, left=a.node, right=b.node), BOOL, Iv(0, 1))  # type: ignore[arg-type]
+    if isinstance(e, ast.Not):
+        a = lower_cond(e.operand, cx)
+        if a is None:
+            return None
+        return Typed(ir.Not(operand=a.node), BOOL, Iv(0, 1))
+    raise AssertionError(f"unknown expression node {e!r}")  # pragma: no cover
+
+
+def lower_cond(e: ast.Expr, cx: ExprContext) -> Typed | None:
+    """Lower a condition: it must be a comparison or a boolean combination of them."""
+    t = lower_expr(e, cx)
+    if t is None:
+        return None
+    if t.dim != BOOL:
+        cx.sink.emit(
+            "E304",
+            "this is a value, but a condition is expected here",
+            e.span,
+            "compare it with something, e.g. `drawdown > 20%`",
+        )
+        return None
+    return t
+
+
+def lower_value(e: ast.Expr, cx: ExprContext, *, delta_unit: str | None = None) -> Typed | None:
+    """Lower an expression that must be a value, not a condition."""
+    t = lower_expr(e, cx, delta_unit=delta_unit)
+    if t is not None and t.dim == BOOL:
+        cx.sink.emit(
+            "E304",
+            "a condition is used where a value is expected",
+            e.span,
+            "conditions belong in `when` and `halt when`",
+        )
+        return None
+    return t
+
+
+def _lower_var(e: ast.Var, cx: ExprContext, delta_unit: str | None) -> Typed | None:
+    name = e.name
+    if name not in REFS:
+        close = difflib.get_close_matches(name, REFS, n=1, cutoff=0.6)
+        what = "an instrument" if name in cx.instruments else (
+            "an asset" if name in cx.assets else "not defined")
+        cx.sink.emit(
+            "E201",
+            f"`{name}` is {what}, not a value usable in an expression",
+            e.span,
+            f"did you mean `{close[0]}`?" if close else
+            "values are " + ", ".join(f"`{r}`" for r in REFS) +
+            "; market data comes from spot(), realized_vol(), implied_vol(), funding(), weight()",
+        )
+        return None
+    if name in ("delta",):
+        asset = cx.underlying
+        unit = delta_unit or asset or cx.numeraire
+        rng = UNBOUNDED
+        return Typed(ir.Ref(name="delta", unit=unit, asset=asset), Dim.of(unit), rng)
+    if name in ("gamma", "vega", "theta"):
+        return Typed(
+            ir.Ref(name=name, unit=cx.numeraire, asset=cx.underlying),  # type: ignore[arg-type]
+            Dim.of(cx.numeraire),
+            UNBOUNDED,
+        )
+    if name == "equity":
+        return Typed(ir.Ref(name="equity", unit=cx.numeraire), Dim.of(cx.numeraire), UNBOUNDED)
+    if name == "price_age":
+        return Typed(ir.Ref(name="price_age", unit="s"), DURATION, NONNEG)
+    if name == "drawdown":
+        return Typed(ir.Ref(name="drawdown", unit=""), RATIO, Iv(0.0, 1.0))
+    return Typed(ir.Ref(name=name, unit=""), RATIO, NONNEG)  # type: ignore[arg-type]
+
+
+def _same_dim_error(cx: ExprContext, span: Span, a: Typed, b: Typed, what: str) -> None:
+    code = "E303" if (a.dim.asset and b.dim.asset) else "E301"
+    cx.sink.emit(
+        code,
+        f"cannot {what} {a.dim.describe()} and {b.dim.describe()}",
+        span,
+        "convert with spot(ASSET) to compare amounts of different assets"
+        if code == "E303" else "both sides must have the same unit",
+    )
+
+
+def _has_delta(e: ast.Expr) -> bool:
+    if isinstance(e, ast.Var):
+        return e.name == "delta"
+    if isinstance(e, ast.Call):
+        return any(_has_delta(a) for a in e.args)
+    if isinstance(e, ast.BinOp | ast.Compare):
+        return _has_delta(e.left) or _has_delta(e.right)
+    if isinstance(e, ast.Neg):
+        return _has_delta(e.operand)
+    return False
+
+
+def _pair(
+    left: ast.Expr, right: ast.Expr, cx: ExprContext, delta_unit: str | None
+) -> tuple[Typed | None, Typed | None]:
+    """Lower two operands that must agree; `delta` takes the currency of the other side."""
+    a = lower_value(left, cx, delta_unit=delta_unit)
+    b = lower_value(right, cx, delta_unit=delta_unit)
+    if a is None or b is None or a.dim == b.dim:
+        return a, b
+    if _has_delta(left) and b.dim.asset and not _has_delta(right):
+        a = lower_value(left, cx, delta_unit=b.dim.asset)
+    elif _has_delta(right) and a.dim.asset and not _has_delta(left):
+        b = lower_value(right, cx, delta_unit=a.dim.asset)
+    return a, b
+
+
+def _lower_binop(e: ast.BinOp, cx: ExprContext, delta_unit: str | None) -> Typed | None:
+    if e.op in "+-":
+        a, b = _pair(e.left, e.right, cx, delta_unit)
+    else:
+        a = lower_value(e.left, cx, delta_unit=delta_unit)
+        b = lower_value(e.right, cx, delta_unit=delta_unit)
+    if a is None or b is None:
+        return None
+    if e.op in "+-":
+        if a.dim != b.dim:
+            _same_dim_error(cx, e.span, a, b, "add or subtract")
+            return None
+        dim, rng = a.dim, (a.range + b.range if e.op == "+" else a.range - b.range)
+    elif e.op == "*":
+        dim, rng = a.dim * b.dim, a.range * b.range
+    else:
+        if b.range.contains_zero():
+            if b.const is not None:
+                cx.sink.emit("E405", "division by zero", e.right.span, "divide by a nonzero value")
+                return None
+        dim, rng = a.dim / b.dim, a.range / b.range
+    if a.const is not None and b.const is not None:
+        x, y = a.const, b.const
+        value = x + y if e.op == "+" else x - y if e.op == "-" else x * y if e.op == "*" else x / y
+        return _const(value, dim)
+    op = e.op
+    return Typed(ir.BinOp(op=op, left=a.node, right=b.node, unit=_unit_str(dim)), dim, rng)  # type: ignore[arg-type]
+
+
+def _lower_compare(e: ast.Compare, cx: ExprContext) -> Typed | None:
+    a, b = _pair(e.left, e.right, cx, None)
+    if a is None or b is None:
+        return None
+    if a.dim != b.dim:
+        _same_dim_error(cx, e.span, a, b, "compare")
+        return None
+    return Typed(
+        ir.Compare(op=e.op, left=a.node, right=b.node),  # type: ignore[arg-type]
+        BOOL,
+        Iv(0, 1),
+    )
+
+
+def _symbol_arg(e: ast.Call, i: int, cx: ExprContext, kind: str) -> str | None:
+    if len(e.args) <= i or not isinstance(e.args[i], ast.Var):
+        cx.sink.emit(
+            "E210",
+            f"{FUNCTIONS[e.name]}: argument {i + 1} must be {'an' if kind == 'asset' else 'an'} {kind} name",
+            e.span,
+            f"write {FUNCTIONS[e.name]}",
+        )
+        return None
+    arg = e.args[i]
+    assert isinstance(arg, ast.Var)
+    pool = cx.assets if kind == "asset" else frozenset(cx.instruments)
+    if arg.name not in pool:
+        close = difflib.get_close_matches(arg.name, sorted(pool), n=1, cutoff=0.5)
+        cx.sink.emit(
+            "E201",
+            f"`{arg.name}` is not a declared {kind}",
+            arg.span,
+            f"did you mean `{close[0]}`?" if close else f"declare it, or use one of: {', '.join(sorted(pool))}",
+        )
+        return None
+    return arg.name
+
+
+def _lower_call(e: ast.Call, cx: ExprContext, delta_unit: str | None) -> Typed | None:
+    fn = e.name
+    if fn not in FUNCTIONS:
+        close = difflib.get_close_matches(fn, list(FUNCTIONS), n=1, cutoff=0.5)
+        cx.sink.emit(
+            "E209",
+            f"`{fn}` is not a rebal function",
+            e.name_span,
+            f"did you mean `{close[0]}`?" if close else "functions are " + ", ".join(FUNCTIONS),
+        )
+        return None
+    nargs = len(e.args)
+    if fn in ("realized_vol",):
+        if nargs != 2:
+            cx.sink.emit("E210", f"{FUNCTIONS[fn]} takes 2 arguments, not {nargs}", e.span)
+            return None
+        asset = _symbol_arg(e, 0, cx, "asset")
+        w = lower_value(e.args[1], cx)
+        if asset is None or w is None:
+            return None
+        if w.dim != DURATION or w.const is None or w.const <= 0:
+            cx.sink.emit("E301", "the window of realized_vol must be a positive duration",
+                         e.args[1].span, "e.g. realized_vol(ETH, 24h)")
+            return None
+        node = ir.Call(fn="realized_vol", symbol=asset, window_s=w.const, unit="")
+        return Typed(node, RATIO, NONNEG)
+    if fn in ("implied_vol", "spot", "funding", "weight"):
+        if nargs != 1:
+            cx.sink.emit("E210", f"{FUNCTIONS[fn]} takes 1 argument, not {nargs}", e.span)
+            return None
+        kind = "asset" if fn == "spot" else "instrument"
+        sym = _symbol_arg(e, 0, cx, kind)
+        if sym is None:
+            return None
+        if fn == "spot":
+            return Typed(ir.Call(fn="spot", symbol=sym, unit=cx.numeraire), Dim.of(cx.numeraire), POSITIVE)
+        rng = NONNEG if fn == "implied_vol" else UNBOUNDED
+        return Typed(ir.Call(fn=fn, symbol=sym, unit=""), RATIO, rng)  # type: ignore[arg-type]
+    args = [lower_value(a, cx, delta_unit=delta_unit) for a in e.args]
+    if any(a is None for a in args):
+        return None
+    targs = [a for a in args if a is not None]
+    want = {"abs": 1, "sqrt": 1, "clamp": 3}.get(fn)
+    if (want is not None and nargs != want) or (want is None and nargs < 2):
+        cx.sink.emit("E210", f"{FUNCTIONS[fn]} takes {want or '2 or more'} arguments, not {nargs}",
+                     e.span, f"write {FUNCTIONS[fn]}")
+        return None
+    if fn == "sqrt":
+        d = targs[0].dim.sqrt()
+        if d is None:
+            cx.sink.emit("E301", f"sqrt of {targs[0].dim.describe()} has no unit", e.span)
+            return None
+        if targs[0].range.hi < 0:
+            cx.sink.emit("E401", "sqrt of a value that is always negative", e.span)
+            return None
+        dim, rng = d, iv_sqrt(targs[0].range)
+    else:
+        dim = targs[0].dim
+        for a, src in zip(targs[1:], e.args[1:], strict=True):
+            if a.dim != dim:
+                _same_dim_error(cx, src.span, targs[0], a, f"mix in {fn}()")
+                return None
+        if fn == "abs":
+            rng = iv_abs(targs[0].range)
+        elif fn == "min":
+            rng = iv_min([a.range for a in targs])
+        elif fn == "max":
+            rng = iv_max([a.range for a in targs])
+        else:
+            lo, hi = targs[1], targs[2]
+            if lo.range.lo > hi.range.hi:
+                cx.sink.emit(
+                    "E403",
+                    f"clamp bounds are inverted: the lower bound is above the upper bound",
+                    e.span,
+                    "write clamp(x, lo, hi) with lo <= hi",
+                )
+                return None
+            rng = iv_clamp(targs[0].range, lo.range, hi.range)
+    if all(a.const is not None for a in targs):
+        vals = [a.const for a in targs if a.const is not None]
+        out: Decimal
+        if fn == "abs":
+            out = abs(vals[0])
+        elif fn == "sqrt":
+            out = vals[0].sqrt()
+        elif fn == "min":
+            out = min(vals)
+        elif fn == "max":
+            out = max(vals)
+        else:
+            out = min(max(vals[0], vals[1]), vals[2])
+        return _const(out, dim)
+    node = ir.Call(fn=fn, args=tuple(a.node for a in targs), unit=_unit_str(dim))  # type: ignore[arg-type]
+    return Typed(node, dim, rng)
