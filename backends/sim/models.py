@@ -1,0 +1,473 @@
+"""Market path generators for the sim venue: streaming, seeded, vectorized across paths.
+
+Every model advances ``paths x assets`` spots one step at a time, so memory stays flat in the
+number of steps, and draws from one ``numpy`` PCG64 generator seeded in :meth:`reset`: the same
+seed, path count and step sequence give bit-identical numbers. Arrays returned by ``step``,
+``spot`` and ``vol`` are never written to afterwards by the model (each step makes new ones),
+so callers may keep them; ``vol`` may be a read-only broadcast view.
+
+Conventions: times in years of 365 days; ``drift`` mu is the arithmetic drift, so
+``E[S_T] = S_0 exp(mu T)`` in every stochastic model; ``vol`` is the log-return volatility.
+
+* ``gbm``: exact log-normal step ``S *= exp((mu - sigma^2/2) dt + sigma sqrt(dt) Z)`` with
+  ``Z`` correlated across assets by the correlation matrix.
+* ``jump``: Merton. GBM plus compound Poisson jumps, independent across assets, ``S -> S (1+J)``
+  with ``E[J] = size`` (``jumps 4 per 1y size -15%``); ``log(1+J)`` is normal with the given
+  jump vol, or exactly ``log(1+size)`` when the jump vol is 0. The diffusion drift is lowered
+  by ``intensity * size`` so that ``E[S_T] = S_0 exp(mu T)`` still holds.
+* ``heston``: variance by Andersen's QE scheme (psi_c = 1.5), log-spot by Andersen's
+  central (gamma1 = gamma2 = 1/2) integrated-variance step with his martingale correction, so
+  ``E[S_{t+dt} | S_t] = S_t exp(mu dt)`` exactly per step. The correlation matrix acts on both
+  the spot and the variance shocks across assets. ``vol`` is ``sqrt(v)`` per path.
+* ``replay``: closes from ccxt OHLCV CSV files, identical on every path. Each close sits at its
+  candle's timestamp relative to the (latest) first timestamp; the spot at sim time t is the
+  last close at or before t, held after the data ends (see ``ReplayModel.end_years``).
+  ``vol`` is the configured vol (used to mark options). ``specs/data/eth_1h_sample.csv`` is
+  synthetic: 500 hourly candles of a GBM path (spot 3000, vol 70%, seed 20240601), not market
+  data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import ndtr
+
+FloatArray = NDArray[np.float64]
+MS_PER_YEAR = 365 * 24 * 3600 * 1000
+_PSI_C = 1.5  # Andersen's switching level between the quadratic and exponential QE branches
+
+
+@runtime_checkable
+class MarketModel(Protocol):
+    """What the simulator needs from a path generator."""
+
+    assets: tuple[str, ...]
+
+    def reset(self, paths: int, seed: int) -> None: ...
+
+    def step(self, dt_years: float) -> FloatArray: ...
+
+    @property
+    def spot(self) -> FloatArray: ...
+
+    @property
+    def vol(self) -> FloatArray: ...
+
+
+def correlation_factor(corr: ArrayLike | None, n: int) -> FloatArray:
+    """Return ``L`` with ``L @ L.T == corr``; raise ValueError if ``corr`` is not a correlation.
+
+    Cholesky first; a singular but positive semidefinite matrix (e.g. a correlation of 1)
+    falls back to an eigen-decomposition with round-off negatives clipped to 0 and rows
+    renormalised to unit variance. Eigenvalues below -1e-8 are an error, not silently fixed.
+    """
+    if corr is None:
+        return np.eye(n)
+    c = np.array(corr, dtype=np.float64)
+    ok = c.shape == (n, n) and bool(np.all(np.isfinite(c)) and np.all(np.abs(c) <= 1.0))
+    if not (ok and np.allclose(c, c.T, 0.0, 1e-12) and np.allclose(np.diag(c), 1.0, 0.0, 1e-12)):
+        raise ValueError(f"need a symmetric {n}x{n} matrix, unit diagonal, entries in [-1, 1]")
+    try:
+        return np.asarray(np.linalg.cholesky(c), dtype=np.float64)
+    except np.linalg.LinAlgError:
+        eigval, eigvec = np.linalg.eigh(c)
+    if eigval.min() < -1e-8:
+        raise ValueError(f"correlation matrix is not positive semidefinite ({eigval.min():.3g})")
+    factor = eigvec * np.sqrt(np.clip(eigval, 0.0, None))
+    return factor / np.linalg.norm(factor, axis=1, keepdims=True)  # type: ignore[no-any-return]
+
+
+def _per_asset(name: str, values: ArrayLike, n: int) -> FloatArray:
+    arr = np.array(values, dtype=np.float64).reshape(-1)
+    if arr.shape != (n,) or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} needs {n} finite values, got {values!r}")
+    return arr
+
+
+def _check_dt(dt_years: float) -> float:
+    dt = float(dt_years)
+    if not (dt > 0.0 and np.isfinite(dt)):
+        raise ValueError(f"step must be positive and finite, got {dt_years!r}")
+    return dt
+
+
+class _Stochastic:
+    """Shared state of the Monte Carlo models: spots, generator, correlated normal draws.
+
+    State is stored assets-major, shape ``(assets, paths)``, so every elementwise operation
+    runs over long contiguous rows with per-asset parameters as ``(assets, 1)`` columns; the
+    public ``(paths, assets)`` arrays are transposed views (each asset's column contiguous).
+    """
+
+    def __init__(
+        self,
+        assets: Sequence[str],
+        spot: ArrayLike,
+        vol: ArrayLike,
+        drift: ArrayLike | None = None,
+        corr: ArrayLike | None = None,
+    ) -> None:
+        self.assets = tuple(assets)
+        n = len(self.assets)
+        self.spot0 = _per_asset("spot", spot, n)
+        self.sigma = _per_asset("vol", vol, n)
+        self.mu = np.zeros(n) if drift is None else _per_asset("drift", drift, n)
+        if np.any(self.spot0 <= 0) or np.any(self.sigma < 0):
+            raise ValueError("spots must be positive and vols non-negative")
+        self._factor = correlation_factor(corr, n)
+        self._identity = bool(np.array_equal(self._factor, np.eye(n)))
+        self._dt = -1.0
+        self.reset(1, 0)
+
+    def reset(self, paths: int, seed: int) -> None:
+        """Restart all paths at the initial spots with a fresh generator from ``seed``."""
+        if paths < 1:
+            raise ValueError(f"paths must be at least 1, got {paths}")
+        self.paths = int(paths)
+        self.t = 0.0
+        self._rng = np.random.Generator(np.random.PCG64(seed))
+        self._s = np.repeat(self.spot0[:, None], self.paths, axis=1)
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        """Hook for model state besides the spot."""
+
+    @property
+    def spot(self) -> FloatArray:
+        """Current spots, shape ``(paths, assets)``."""
+        return self._s.T
+
+    @property
+    def vol(self) -> FloatArray:
+        """Instantaneous vol, shape ``(paths, assets)`` (a read-only view: constant here)."""
+        return np.broadcast_to(self.sigma, (self.paths, len(self.assets)))
+
+    def _normals(self) -> FloatArray:
+        """Standard normals ``(assets, paths)`` correlated across assets."""
+        z = self._rng.standard_normal(self._s.shape)
+        return z if self._identity else self._factor @ z
+
+    def step(self, dt_years: float) -> FloatArray:
+        """Advance every path by ``dt_years`` and return the new spots ``(paths, assets)``."""
+        dt = _check_dt(dt_years)
+        if dt != self._dt:
+            self._set_dt(dt)
+            self._dt = dt
+        self._s = self._s * np.exp(self._log_return())
+        self.t += dt
+        return self._s.T
+
+    def _set_dt(self, dt: float) -> None:
+        raise NotImplementedError
+
+    def _log_return(self) -> FloatArray:
+        raise NotImplementedError
+
+
+def _col(x: FloatArray) -> FloatArray:
+    return x[:, None]
+
+
+class GBMModel(_Stochastic):
+    """Correlated geometric Brownian motion, exact in distribution for any step size."""
+
+    def _log_drift(self) -> FloatArray:
+        return self.mu - 0.5 * self.sigma**2
+
+    def _set_dt(self, dt: float) -> None:
+        self._drift_dt = _col(self._log_drift() * dt)
+        self._vol_sqdt = _col(self.sigma * np.sqrt(dt))
+
+    def _log_return(self) -> FloatArray:
+        return self._drift_dt + self._vol_sqdt * self._normals()
+
+
+class JumpModel(GBMModel):
+    """Merton jump diffusion: GBM plus compensated compound Poisson jumps per asset."""
+
+    def __init__(
+        self,
+        assets: Sequence[str],
+        spot: ArrayLike,
+        vol: ArrayLike,
+        drift: ArrayLike | None = None,
+        corr: ArrayLike | None = None,
+        *,
+        intensity: ArrayLike,
+        size: ArrayLike,
+        jump_vol: ArrayLike | None = None,
+    ) -> None:
+        n = len(assets)
+        self.intensity = _per_asset("jump intensity", intensity, n)
+        self.size = _per_asset("jump size", size, n)
+        self.jump_vol = np.zeros(n) if jump_vol is None else _per_asset("jump vol", jump_vol, n)
+        if np.any(self.intensity < 0) or np.any(self.size <= -1) or np.any(self.jump_vol < 0):
+            raise ValueError("jump intensity and vol must be >= 0 and jump size > -100%")
+        # log(1 + J) ~ N(m, s^2) with E[1 + J] = exp(m + s^2 / 2) = 1 + size.
+        self._log_jump_mean = np.log1p(self.size) - 0.5 * self.jump_vol**2
+        super().__init__(assets, spot, vol, drift, corr)
+
+    def _log_drift(self) -> FloatArray:
+        return self.mu - 0.5 * self.sigma**2 - self.intensity * self.size
+
+    def _set_dt(self, dt: float) -> None:
+        super()._set_dt(dt)
+        self._lam_dt = self.intensity * dt
+
+    def _log_return(self) -> FloatArray:
+        log_ret = super()._log_return()
+        # Independent Poisson counts per path, drawn as a Poisson total scattered uniformly
+        # over paths (the same joint law), so the cost scales with jumps, not with paths.
+        for i in range(len(self.assets)):
+            total = int(self._rng.poisson(self._lam_dt[i] * self.paths))
+            if total:
+                where = self._rng.integers(0, self.paths, total)
+                sizes = self._log_jump_mean[i] + self.jump_vol[i] * self._rng.standard_normal(total)
+                np.add.at(log_ret[i], where, sizes)
+        return log_ret
+
+
+# Spec setting -> (HestonModel argument, default); None defaults to the asset's vol**2.
+_HESTON_PARAMS: dict[str, tuple[str, float | None]] = {
+    "mean_reversion": ("kappa", 1.0),
+    "vol_of_vol": ("xi", 0.0),
+    "vol_correlation": ("rho", 0.0),
+    "long_run_variance": ("theta", None),
+    "v0": ("v0", None),
+}
+
+
+class HestonModel(_Stochastic):
+    """Heston stochastic variance, Andersen QE with martingale-corrected log-spot step.
+
+    Per asset: ``kappa`` mean reversion (per year), ``xi`` vol of vol, ``rho`` spot–variance
+    correlation, ``theta`` long-run variance and ``v0`` initial variance (both default to
+    ``vol**2``). ``xi = 0`` gives deterministic variance (GBM when ``v0 == theta``).
+    """
+
+    def __init__(
+        self,
+        assets: Sequence[str],
+        spot: ArrayLike,
+        vol: ArrayLike,
+        drift: ArrayLike | None = None,
+        corr: ArrayLike | None = None,
+        *,
+        kappa: ArrayLike,
+        xi: ArrayLike,
+        rho: ArrayLike,
+        theta: ArrayLike | None = None,
+        v0: ArrayLike | None = None,
+    ) -> None:
+        n = len(assets)
+        var = _per_asset("vol", vol, n) ** 2
+        self.kappa = _per_asset("mean_reversion", kappa, n)
+        self.xi = _per_asset("vol_of_vol", xi, n)
+        self.rho = _per_asset("vol_correlation", rho, n)
+        self.theta = var if theta is None else _per_asset("long-run variance", theta, n)
+        self.v0 = var if v0 is None else _per_asset("v0", v0, n)
+        if np.any(self.kappa < 0) or np.any(self.xi < 0) or np.any(np.abs(self.rho) > 1):
+            raise ValueError("Heston needs mean_reversion >= 0, vol_of_vol >= 0, |rho| <= 1")
+        if np.any(self.theta < 0) or np.any(self.v0 < 0):
+            raise ValueError("Heston variances must be non-negative")
+        super().__init__(assets, spot, np.sqrt(self.v0), drift, corr)
+
+    def _reset_state(self) -> None:
+        self._v = np.repeat(self.v0[:, None], self.paths, axis=1)
+
+    @property
+    def vol(self) -> FloatArray:
+        """Instantaneous vol ``sqrt(v)`` per path, shape ``(paths, assets)``."""
+        return np.sqrt(self._v).T
+
+    @property
+    def variance(self) -> FloatArray:
+        """Instantaneous variance ``v`` per path, shape ``(paths, assets)``."""
+        return self._v.T
+
+    def _set_dt(self, dt: float) -> None:
+        k, th, xi = self.kappa, self.theta, self.xi
+        ekd = np.exp(-k * dt)
+        one_minus = -np.expm1(-k * dt)
+        frac = np.where(k > 0, one_minus / np.where(k > 0, k, 1.0), dt)  # (1 - e^{-k dt}) / k
+        rho_xi = np.where(xi > 0, self.rho / np.where(xi > 0, xi, 1.0), 0.0)
+        rho = np.where(xi > 0, self.rho, 0.0)
+        # Andersen's K0..K4 with gamma1 = gamma2 = 1/2, so K3 = K4.
+        k0 = -rho_xi * k * th * dt
+        k1 = 0.5 * dt * (k * rho_xi - 0.5) - rho_xi
+        k2 = 0.5 * dt * (k * rho_xi - 0.5) + rho_xi
+        k3 = 0.5 * dt * (1 - rho**2)
+        cols = (th, ekd, xi**2 * ekd * frac, th * xi**2 * one_minus * frac / 2, k0, k1, k2, k3)
+        self._th, self._ekd, self._c1, self._c2, self._k0, self._k1, self._k2, self._k3 = (
+            _col(np.asarray(c, dtype=np.float64)) for c in cols
+        )
+        self._big_a = self._k2 + 0.5 * self._k3
+        self._mu_dt = _col(self.mu * dt)
+
+    def _log_return(self) -> FloatArray:
+        v, big_a = self._v, self._big_a
+        zv = self._normals()
+        zs = self._normals()
+        m = np.maximum(self._th + (v - self._th) * self._ekd, 1e-150)  # m**2 stays normal
+        psi = (v * self._c1 + self._c2) / (m * m)
+        # Quadratic branch, V = a (b + Zv)^2, and ln E[exp(A V)] for the martingale correction;
+        # psi is clipped so the formula stays finite where the other branch applies.
+        inv = 2.0 / np.clip(psi, 1e-100, _PSI_C)
+        b2 = inv - 1.0 + np.sqrt(inv * (inv - 1.0))
+        a = m / (1.0 + b2)
+        v_new = a * (np.sqrt(b2) + zv) ** 2
+        one_2aa = 1.0 - 2.0 * big_a * a
+        ok = one_2aa > 0.0
+        one_2aa = np.where(ok, one_2aa, 1.0)
+        log_mgf = big_a * b2 * a / one_2aa - 0.5 * np.log(one_2aa)
+        tail = psi > _PSI_C
+        if tail.any():
+            # Exponential branch: V = 0 with probability p, else exponential; 1 - U = N(-Zv).
+            psi_e, m_e, a_e = psi[tail], m[tail], np.broadcast_to(big_a, psi.shape)[tail]
+            p = (psi_e - 1.0) / (psi_e + 1.0)
+            beta = (1.0 - p) / m_e
+            q = np.maximum(ndtr(-zv[tail]), 1e-300)
+            v_new[tail] = np.log(np.maximum(1.0 - p, q) / q) / np.where(beta > 0, beta, 1.0)
+            ok_e = beta > a_e
+            log_mgf[tail] = np.log(p + beta * (1.0 - p) / np.where(ok_e, beta - a_e, 1.0))
+            ok[tail] = ok_e
+        # K0* = -ln E[exp(A V)] - (K1 + K3/2) v makes E[S_{t+dt} | S_t] = S_t exp(mu dt);
+        # where that expectation does not exist, fall back to Andersen's plain K0.
+        drift = self._k2 * v_new - log_mgf - 0.5 * self._k3 * v
+        if not ok.all():
+            drift = np.where(ok, drift, self._k0 + self._k1 * v + self._k2 * v_new)
+        self._v = v_new
+        log_ret: FloatArray = self._mu_dt + drift + np.sqrt(self._k3 * (v + v_new)) * zs
+        return log_ret
+
+
+def load_closes(path: str | Path) -> tuple[NDArray[np.int64], FloatArray]:
+    """Read ccxt OHLCV rows ``timestamp_ms, open, high, low, close, volume`` (header optional)."""
+    with open(path, encoding="utf-8") as fh:
+        first = fh.readline().split(",")[0].strip()
+    try:
+        float(first)
+        skip = 0
+    except ValueError:
+        skip = 1
+    data = np.loadtxt(path, delimiter=",", skiprows=skip, usecols=(0, 4), ndmin=2)
+    if data.shape[0] == 0:
+        raise ValueError(f"{path}: no candles")
+    ts, close = data[:, 0].astype(np.int64), data[:, 1]
+    if np.any(np.diff(ts) <= 0):
+        raise ValueError(f"{path}: timestamps must be strictly increasing")
+    if not np.all(np.isfinite(close)) or np.any(close <= 0):
+        raise ValueError(f"{path}: closes must be positive numbers")
+    return ts, close
+
+
+class ReplayModel:
+    """Historical closes replayed identically on every path (no randomness; seed ignored)."""
+
+    def __init__(self, assets: Sequence[str], files: Sequence[str | Path], vol: ArrayLike) -> None:
+        self.assets = tuple(assets)
+        if len(files) != len(self.assets):
+            raise ValueError(f"replay needs one CSV per asset, got {len(files)} for {assets}")
+        self.sigma = _per_asset("vol", vol, len(self.assets))
+        series = [load_closes(f) for f in files]
+        self._start_ms = max(int(ts[0]) for ts, _ in series)
+        if any(int(ts[-1]) < self._start_ms for ts, _ in series):
+            raise ValueError("replay files do not overlap in time")
+        self._offsets = [(ts - self._start_ms).astype(np.float64) for ts, _ in series]
+        self._closes = [c for _, c in series]
+        self.end_years = min(float(o[-1]) for o in self._offsets) / MS_PER_YEAR
+        self.reset(1, 0)
+
+    def reset(self, paths: int, seed: int) -> None:
+        """Rewind to the first common timestamp; ``seed`` is accepted and ignored."""
+        if paths < 1:
+            raise ValueError(f"paths must be at least 1, got {paths}")
+        self.paths = int(paths)
+        self.t = 0.0
+        self._idx = [int(np.searchsorted(o, 0.0, side="right")) - 1 for o in self._offsets]
+        self._spot = self._current()
+
+    def _current(self) -> FloatArray:
+        row = np.array([c[i] for c, i in zip(self._closes, self._idx, strict=True)])
+        return np.repeat(row[:, None], self.paths, axis=1).T
+
+    @property
+    def spot(self) -> FloatArray:
+        """Current closes, identical rows, shape ``(paths, assets)``."""
+        return self._spot
+
+    @property
+    def vol(self) -> FloatArray:
+        """The configured vol (a read-only view), used to mark options."""
+        return np.broadcast_to(self.sigma, (self.paths, len(self.assets)))
+
+    @property
+    def exhausted(self) -> bool:
+        """True once the clock has passed the end of the shortest series."""
+        return self.t > self.end_years
+
+    def step(self, dt_years: float) -> FloatArray:
+        """Advance the clock and return the latest closes at or before it."""
+        self.t += _check_dt(dt_years)
+        now_ms = self.t * MS_PER_YEAR + 0.5  # half a millisecond absorbs float round-off
+        self._idx = [int(np.searchsorted(o, now_ms, side="right")) - 1 for o in self._offsets]
+        self._spot = self._current()
+        return self._spot
+
+
+def make_model(
+    kind: str,
+    *,
+    assets: Sequence[str],
+    spot: Sequence[float],
+    vol: Sequence[float],
+    drift: Sequence[float] | None = None,
+    corr: ArrayLike | None = None,
+    jumps: Sequence[tuple[float, ...] | None] | None = None,
+    heston: Sequence[Mapping[str, float] | None] | None = None,
+    replay_path: str | Path | Sequence[str | Path] | None = None,
+) -> MarketModel:
+    """Build the model named by the spec's ``model`` setting; unused parameters are ignored.
+
+    ``jumps``: per asset ``(intensity per year, relative size[, jump vol])``, None for none.
+    ``heston``: per asset mapping of ``mean_reversion`` (default 1), ``vol_of_vol`` (0),
+    ``vol_correlation`` (0), ``long_run_variance`` and ``v0`` (both default ``vol**2``).
+    ``replay_path``: one CSV for a single asset, or one per asset.
+    """
+    n = len(assets)
+    if kind == "gbm":
+        return GBMModel(assets, spot, vol, drift, corr)
+    if kind == "jump":
+        rows = [(*j, 0.0)[:3] if j else (0.0, 0.0, 0.0) for j in (jumps or [None] * n)]
+        if len(rows) != n or any(j is not None and len(j) not in (2, 3) for j in jumps or []):
+            raise ValueError("jumps needs one (intensity, size[, jump_vol]) per asset")
+        lam, size, jump_vol = zip(*rows, strict=True)
+        return JumpModel(
+            assets, spot, vol, drift, corr, intensity=lam, size=size, jump_vol=jump_vol
+        )
+    if kind == "heston":
+        specs = [dict(h or {}) for h in (heston or [None] * n)]
+        unknown = {key for h in specs for key in h} - set(_HESTON_PARAMS)
+        if len(specs) != n or unknown:
+            raise ValueError(f"heston needs one mapping per asset; unknown keys {sorted(unknown)}")
+        var = _per_asset("vol", vol, n) ** 2
+        params = {
+            arg: [
+                float(h.get(key, var[i] if default is None else default))
+                for i, h in enumerate(specs)
+            ]
+            for key, (arg, default) in _HESTON_PARAMS.items()
+        }
+        return HestonModel(assets, spot, vol, drift, corr, **params)
+    if kind == "replay":
+        if replay_path is None:
+            raise ValueError("replay needs a CSV file")
+        if isinstance(replay_path, str | Path):
+            return ReplayModel(assets, [replay_path], vol)
+        return ReplayModel(assets, list(replay_path), vol)
+    raise ValueError(f"unknown market model {kind!r}; expected gbm, jump, heston or replay")
