@@ -1,0 +1,303 @@
+"""The `rebal` command line. The only module that prints.
+
+Exit codes follow the architecture card: 0 ok, 1 findings, 2 usage or internal error
+(`plan`: 0 nothing to do, 2 trades planned, 1 error). Heavy libraries (numpy, ccxt, web3)
+are imported only inside the commands that need them, so `rebal check` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import logging
+import sys
+import traceback
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from rebal import __version__
+
+log = logging.getLogger("rebal")
+
+COMMANDS = ("check", "fmt", "compile", "explain", "schema", "simulate", "backends")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits 2 with 'did you mean' for an unknown command."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        if "invalid choice" in message:
+            word = message.split("'")[1] if "'" in message else ""
+            close = difflib.get_close_matches(word, COMMANDS, n=1)
+            if close:
+                message += f" (did you mean `{close[0]}`?)"
+        self.print_usage(sys.stderr)
+        self.exit(2, f"rebal: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="rebal", description="Rebalancing intents for crypto derivative positions: "
+                "check, format, compile, explain and simulate .rebal specs.")
+    p.add_argument("--version", action="version", version=f"rebal {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    c = sub.add_parser("check", help="parse and validate specs (no network)")
+    c.add_argument("paths", nargs="+", help="files or directories (searched for *.rebal)")
+    c.add_argument("--policy", help="a house policy file to check strategies against")
+    c.add_argument("--format", choices=("text", "concise", "json", "sarif"), default="text")
+    c.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+
+    f = sub.add_parser("fmt", help="rewrite specs in canonical layout (comments kept)")
+    f.add_argument("paths", nargs="+")
+    f.add_argument("--check", action="store_true", help="only report files that would change")
+
+    k = sub.add_parser("compile", help="emit the IR as canonical JSON with its content hash")
+    k.add_argument("spec")
+    k.add_argument("-o", "--output", help="write the IR here instead of stdout")
+
+    e = sub.add_parser("explain", help="plain-language summary of what a spec will do")
+    e.add_argument("spec")
+
+    sub.add_parser("schema", help="print the JSON Schema of the IR")
+
+    s = sub.add_parser("simulate", help="Monte Carlo / replay simulation on a sim venue")
+    s.add_argument("spec")
+    s.add_argument("--venue", required=True)
+    s.add_argument("--paths", type=int)
+    s.add_argument("--seed", type=int)
+    s.add_argument("--format", choices=("text", "json"), default="text")
+    s.add_argument("--report", help="write a self-contained HTML report here")
+    s.add_argument("--sweep", action="append", default=[],
+                   help="vary a parameter over a grid, e.g. band=0.2:2:10 (repeatable)")
+
+    sub.add_parser("backends", help="list installed backends and their capabilities")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `rebal` command; returns the exit code."""
+    args = _parser().parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="rebal: %(message)s")
+    if args.command is None:
+        _parser().print_help(sys.stdout)
+        return 2
+    try:
+        handler = globals()[f"_cmd_{args.command}"]
+        code: int = handler(args, sys.stdout, sys.stderr)
+        return code
+    except KeyboardInterrupt:
+        print("rebal: interrupted", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    except Exception:  # an internal error: say it is a bug, never a bare traceback
+        print("error[I999]: rebal failed unexpectedly; this is a bug in rebal, please report it "
+              "with the text below", file=sys.stderr)
+        print(traceback.format_exc(), file=sys.stderr)
+        return 2
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _spec_files(paths: Sequence[str]) -> Iterator[Path]:
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            yield from sorted(p.rglob("*.rebal"))
+        else:
+            yield p
+
+
+def _capabilities() -> dict[str, object]:
+    from rebal.backends import registry
+
+    return dict(registry.capabilities())
+
+
+def _render(diags: list, sources: dict[str, str], fmt: str, nfiles: int, color: bool) -> str:  # type: ignore[type-arg]
+    from rebal.dsl import render
+
+    if fmt == "json":
+        return render.render_json(diags)
+    if fmt == "sarif":
+        return render.render_sarif(diags, tool_version=__version__)
+    if fmt == "concise":
+        body = render.render_concise(diags)
+    else:
+        body = render.render_text(diags, sources, color=color)
+    summary = render.render_summary(diags, nfiles)
+    return (body + ("\n" if body and not body.endswith("\n") else "") + summary).rstrip("\n")
+
+
+def _load_one(spec: str, err: TextIO) -> object | None:
+    """Compile the first strategy of ``spec``; print diagnostics on failure."""
+    from rebal.compiler import check_file
+
+    res = check_file(spec, capabilities=_capabilities())  # type: ignore[arg-type]
+    if not res.ok or not res.strategies:
+        from rebal.dsl import render
+
+        if res.ok and not res.strategies:
+            print(f"{spec}: no strategy in this file", file=err)
+        else:
+            print(render.render_text(res.diagnostics, {res.file: res.source},
+                                     color=err.isatty()), file=err)
+        return None
+    return res.strategies[0]
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from rebal.compiler import check_file, load_policy
+
+    diags: list = []  # type: ignore[type-arg]
+    sources: dict[str, str] = {}
+    policy = None
+    if args.policy:
+        policy, pd = load_policy(args.policy)
+        if policy is None:
+            diags.extend(pd)
+            from rebal.compiler import check_file as cf
+
+            sources[args.policy] = cf(args.policy).source
+            print(_render(diags, sources, args.format, 1, False), file=out)
+            return 2
+    files = list(_spec_files(args.paths))
+    if not files:
+        print("rebal: no .rebal files found in " + " ".join(args.paths), file=err)
+        return 2
+    missing = [f for f in files if not f.exists()]
+    if missing:
+        for f in missing:
+            print(f"rebal: {f}: no such file", file=err)
+        return 2
+    caps = _capabilities()
+    for f in files:
+        res = check_file(f, policy=policy, capabilities=caps)  # type: ignore[arg-type]
+        sources[res.file] = res.source
+        diags.extend(res.diagnostics)
+    color = args.color == "always" or (args.color == "auto" and out.isatty())
+    text = _render(diags, sources, args.format, len(files), color)
+    if text:
+        print(text, file=out)
+    return 1 if any(d.severity.value == "error" for d in diags) else 0
+
+
+def _cmd_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from rebal.dsl import render
+    from rebal.dsl.fmt import format_source
+
+    changed, failed = [], False
+    for f in _spec_files(args.paths):
+        try:
+            text = f.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"rebal: {f}: cannot read: {exc}", file=err)
+            failed = True
+            continue
+        new, diags = format_source(text, str(f))
+        if new is None:
+            print(render.render_text(diags, {str(f): text}), file=err)
+            failed = True
+            continue
+        if new != text:
+            changed.append(f)
+            if args.check:
+                print(f"would reformat {f}", file=out)
+            else:
+                _atomic_write(f, new)
+                print(f"reformatted {f}", file=out)
+    if failed:
+        return 1
+    return 1 if (args.check and changed) else 0
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a file is never half-written."""
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _cmd_compile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from rebal.compiler.canonical import canonical_json, content_hash
+
+    strategy = _load_one(args.spec, err)
+    if strategy is None:
+        return 1
+    text = canonical_json(strategy)  # type: ignore[arg-type]
+    digest = content_hash(text)
+    if args.output:
+        _atomic_write(Path(args.output), text + "\n")
+        print(f"wrote {args.output}  sha256:{digest}", file=out)
+    else:
+        print(text, file=out)
+        print(f"sha256:{digest}", file=err)
+    return 0
+
+
+def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from rebal.compiler.explain import explain
+
+    strategy = _load_one(args.spec, err)
+    if strategy is None:
+        return 1
+    print(explain(strategy).rstrip("\n"), file=out)  # type: ignore[arg-type]
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from rebal.compiler.canonical import ir_schema_json
+
+    print(ir_schema_json(), file=out)
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    strategy = _load_one(args.spec, err)
+    if strategy is None:
+        return 1
+    try:
+        from rebal.backends.sim.command import run_simulate
+    except ImportError as exc:
+        print(f"rebal: the simulator needs numpy and scipy ({exc.name} is missing); "
+              "install them with `pip install 'rebal[sim]'`", file=err)
+        return 2
+    return run_simulate(strategy, args.venue, paths=args.paths, seed=args.seed, fmt=args.format,
+                        report=args.report, sweep=args.sweep, out=out, err=err)
+
+
+def _cmd_backends(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from rebal.backends import registry
+    from rebal.compiler.capabilities import FEATURES
+
+    caps = registry.capabilities()
+    names = sorted(caps)
+    width = max(len(w) for w in FEATURES.values())
+    print(f"{'feature':<{width}}  " + "  ".join(f"{n:<11}" for n in names), file=out)
+    for feat, words in FEATURES.items():
+        cells = "  ".join(f"{caps[n].of(feat):<11}" for n in names)
+        print(f"{words:<{width}}  {cells}", file=out)
+    for n in names:
+        print(f"\n{n}: {caps[n].summary}", file=out)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""The command line as a user drives it: exit codes, canonical IR, schema."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from rebal.cli import main
+from rebal.compiler import check_file
+from rebal.compiler.canonical import canonical_json, content_hash, ir_schema_json
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = sorted((ROOT / "specs").glob("*.rebal"))
+STRATEGY_SPECS = [p for p in SPECS if "policy" not in p.name]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def test_check_shared_examples_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    shared = ROOT.parent / "shared" / "specs"
+    target = shared if shared.is_dir() else ROOT / "specs"
+    code, out, _ = run(capsys, "check", str(target))
+    assert code == 0, out
+
+
+def test_check_reports_error_with_location_and_exit_1(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.rebal"
+    bad.write_text((ROOT / "specs" / "eth_straddle_hedge.rebal").read_text()
+                   .replace("max slippage 20 bps", "max slippage 20 ETH"))
+    code, out, _ = run(capsys, "check", str(bad), "--format", "json")
+    assert code == 1
+    found = json.loads(out)["diagnostics"]
+    units = [d for d in found if d["code"] == "E301"]
+    assert units and units[0]["file"] == str(bad) and units[0]["line"] == 40
+
+
+def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "check", str(tmp_path / "missing.rebal"))[0] == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["chek", "x"])
+    assert exc.value.code == 2
+    assert "did you mean `check`" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("spec", STRATEGY_SPECS, ids=lambda p: p.stem)
+def test_compile_is_canonical_and_stable(spec: Path, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "compile", str(spec))
+    assert code == 0, err
+    text = out.strip()
+    assert json.loads(text)["ir_version"] == "1.0"
+    assert err.strip() == f"sha256:{content_hash(text)}"
+    # Moving the file (and reformatting whitespace) never changes the IR bytes.
+    moved = tmp_path / "elsewhere" / "renamed.rebal"
+    moved.parent.mkdir()
+    shutil.copy(spec, moved)
+    moved.write_text(moved.read_text().replace("\n", "\n\n  "))
+    code2, out2, _ = run(capsys, "compile", str(moved))
+    assert code2 == 0 and out2.strip() == text
+    assert str(spec) not in text and "rebal\"" not in text
+
+
+def test_compile_output_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dest = tmp_path / "ir.json"
+    code, out, _ = run(capsys, "compile", str(STRATEGY_SPECS[0]), "-o", str(dest))
+    assert code == 0
+    digest = content_hash(dest.read_text().strip())
+    assert f"sha256:{digest}" in out
+
+
+def test_committed_schema_is_current() -> None:
+    committed = (ROOT / "docs" / "ir.schema.json").read_text()
+    assert committed.strip() == ir_schema_json().strip(), (
+        "docs/ir.schema.json is stale: run `rebal schema > docs/ir.schema.json`")
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_every_compiled_spec_validates_against_schema(spec: Path) -> None:
+    schema = json.loads(ir_schema_json())
+    res = check_file(spec)
+    assert res.ok, res.diagnostics
+    docs = [*res.strategies, *res.policies]
+    assert docs
+    for doc in docs:
+        jsonschema.validate(json.loads(canonical_json(doc)), schema)
+
+
+def test_schema_rejects_unknown_fields() -> None:
+    schema = json.loads(ir_schema_json())
+    res = check_file(STRATEGY_SPECS[0])
+    data = json.loads(canonical_json(res.strategies[0]))
+    data["surprise"] = 1
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, schema)
+
+
+def test_python_dash_m(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert "rebal" in capsys.readouterr().out
