@@ -8,23 +8,9 @@ so callers may keep them; ``vol`` may be a read-only broadcast view.
 
 Conventions: times in years of 365 days; ``drift`` mu is the arithmetic drift, so
 ``E[S_T] = S_0 exp(mu T)`` in every stochastic model; ``vol`` is the log-return volatility.
-
-* ``gbm``: exact log-normal step ``S *= exp((mu - sigma^2/2) dt + sigma sqrt(dt) Z)`` with
-  ``Z`` correlated across assets by the correlation matrix.
-* ``jump``: Merton. GBM plus compound Poisson jumps, independent across assets, ``S -> S (1+J)``
-  with ``E[J] = size`` (``jumps 4 per 1y size -15%``); ``log(1+J)`` is normal with the given
-  jump vol, or exactly ``log(1+size)`` when the jump vol is 0. The diffusion drift is lowered
-  by ``intensity * size`` so that ``E[S_T] = S_0 exp(mu T)`` still holds.
-* ``heston``: variance by Andersen's QE scheme (psi_c = 1.5), log-spot by Andersen's
-  central (gamma1 = gamma2 = 1/2) integrated-variance step with his martingale correction, so
-  ``E[S_{t+dt} | S_t] = S_t exp(mu dt)`` exactly per step. The correlation matrix acts on both
-  the spot and the variance shocks across assets. ``vol`` is ``sqrt(v)`` per path.
-* ``replay``: closes from ccxt OHLCV CSV files, identical on every path. Each close sits at its
-  candle's timestamp relative to the (latest) first timestamp; the spot at sim time t is the
-  last close at or before t, held after the data ends (see ``ReplayModel.end_years``).
-  ``vol`` is the configured vol (used to mark options). ``specs/data/eth_1h_sample.csv`` is
-  synthetic: 500 hourly candles of a GBM path (spot 3000, vol 70%, seed 20240601), not market
-  data.
+Models: ``gbm`` (exact log-normal), ``jump`` (Merton, compensated), ``heston`` (Andersen QE)
+and ``replay`` (CSV closes); see each class. :func:`make_model` builds one from the sim
+venue's settings.
 """
 
 from __future__ import annotations
@@ -174,7 +160,7 @@ def _col(x: FloatArray) -> FloatArray:
 
 
 class GBMModel(_Stochastic):
-    """Correlated geometric Brownian motion, exact in distribution for any step size."""
+    """Correlated GBM, exact for any step: ``S *= exp((mu - sigma^2/2) dt + sigma sqrt(dt) Z)``."""
 
     def _log_drift(self) -> FloatArray:
         return self.mu - 0.5 * self.sigma**2
@@ -188,7 +174,12 @@ class GBMModel(_Stochastic):
 
 
 class JumpModel(GBMModel):
-    """Merton jump diffusion: GBM plus compensated compound Poisson jumps per asset."""
+    """Merton jump diffusion: GBM plus compound Poisson jumps, independent across assets.
+
+    A jump maps ``S -> S (1 + J)`` with ``E[J] = size`` (``jumps 4 per 1y size -15%``);
+    ``log(1 + J)`` is normal with the given jump vol, or exactly ``log(1 + size)`` when it is 0.
+    The diffusion drift is lowered by ``intensity * size`` so ``E[S_T] = S_0 exp(mu T)``.
+    """
 
     def __init__(
         self,
@@ -243,7 +234,10 @@ _HESTON_PARAMS: dict[str, tuple[str, float | None]] = {
 
 
 class HestonModel(_Stochastic):
-    """Heston stochastic variance, Andersen QE with martingale-corrected log-spot step.
+    """Heston stochastic variance with Andersen's QE scheme (psi_c = 1.5) for the variance and
+    his central (gamma1 = gamma2 = 1/2) log-spot step with martingale correction, so that
+    ``E[S_{t+dt} | S_t] = S_t exp(mu dt)`` exactly. The correlation matrix acts on both the
+    spot and the variance shocks across assets; ``vol`` is ``sqrt(v)`` per path.
 
     Per asset: ``kappa`` mean reversion (per year), ``xi`` vol of vol, ``rho`` spot–variance
     correlation, ``theta`` long-run variance and ``v0`` initial variance (both default to
@@ -367,7 +361,14 @@ def load_closes(path: str | Path) -> tuple[NDArray[np.int64], FloatArray]:
 
 
 class ReplayModel:
-    """Historical closes replayed identically on every path (no randomness; seed ignored)."""
+    """Closes from ccxt OHLCV CSV files, identical on every path (no randomness; seed ignored).
+
+    Each close sits at its candle's timestamp relative to the latest first timestamp across
+    files; the spot at sim time t is the last close at or before t, held after the data ends
+    (see ``end_years``, ``exhausted``). ``vol`` is the configured vol, used to mark options.
+    The shipped ``specs/data/eth_1h_sample.csv`` is synthetic, not market data: 500 hourly
+    candles of a GBM path (spot 3000, vol 70%, numpy PCG64 seed 20240601).
+    """
 
     def __init__(self, assets: Sequence[str], files: Sequence[str | Path], vol: ArrayLike) -> None:
         self.assets = tuple(assets)
