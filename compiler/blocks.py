@@ -61,15 +61,11 @@ def lower_costs(rd: ClauseReader, clauses: tuple[ast.Clause, ...], spans: dict[s
         spans[f"{prefix}.{key}"] = c.span
         a = c.args
         w = f"`{words(key)}`"
-        if key == "max_slippage":
-            out[key] = rd.ratio(a[0], w, c.span, lo=0.0, hi=1.0)
-        elif key == "max_fee":
+        if key == "max_slippage" or key == "max_fee":
             out[key] = rd.ratio(a[0], w, c.span, lo=0.0, hi=1.0)
         elif key == "max_gas":
             out["max_gas_gwei"] = rd.gas(a[0], w, c.span)
-        elif key == "max_gas_cost":
-            out[key] = rd.amount(a[0], w, c.span)
-        elif key == "min_trade":
+        elif key == "max_gas_cost" or key == "min_trade":
             out[key] = rd.amount(a[0], w, c.span)
         elif key == "split":
             size = rd.amount(a[0], "the split size", c.span)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated, Union
+from typing import Annotated
 
 from pydantic import Field, TypeAdapter
 
 from . import ir
 
-Document = Annotated[Union[ir.Strategy, ir.Policy], Field(discriminator="kind")]
+Document = Annotated[ir.Strategy | ir.Policy, Field(discriminator="kind")]
 
 
 def canonical_json(doc: ir.Strategy | ir.Policy) -> str:

@@ -251,10 +251,9 @@ def _lower_binop(e: ast.BinOp, cx: ExprContext, delta_unit: str | None) -> Typed
     elif e.op == "*":
         dim, rng = a.dim * b.dim, a.range * b.range
     else:
-        if b.range.contains_zero():
-            if b.const is not None:
-                cx.sink.emit("E405", "division by zero", e.right.span, "divide by a nonzero value")
-                return None
+        if b.range.contains_zero() and b.const is not None:
+            cx.sink.emit("E405", "division by zero", e.right.span, "divide by a nonzero value")
+            return None
         dim, rng = a.dim / b.dim, a.range / b.range
     if a.const is not None and b.const is not None:
         x, y = a.const, b.const
@@ -282,7 +281,7 @@ def _symbol_arg(e: ast.Call, i: int, cx: ExprContext, kind: str) -> str | None:
     if len(e.args) <= i or not isinstance(e.args[i], ast.Var):
         cx.sink.emit(
             "E210",
-            f"{FUNCTIONS[e.name]}: argument {i + 1} must be {'an' if kind == 'asset' else 'an'} {kind} name",
+            f"{FUNCTIONS[e.name]}: argument {i + 1} must be an {kind} name",
             e.span,
             f"write {FUNCTIONS[e.name]}",
         )
@@ -375,7 +374,7 @@ def _lower_call(e: ast.Call, cx: ExprContext, delta_unit: str | None) -> Typed |
             if lo.range.lo > hi.range.hi:
                 cx.sink.emit(
                     "E403",
-                    f"clamp bounds are inverted: the lower bound is above the upper bound",
+                    "clamp bounds are inverted: the lower bound is above the upper bound",
                     e.span,
                     "write clamp(x, lo, hi) with lo <= hi",
                 )

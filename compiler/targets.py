@@ -100,7 +100,7 @@ class TargetLowerer:
                 continue
             if n.text not in self.owned:
                 self.rd.sink.emit("E211", f"`{n.text}` is not owned, so the strategy cannot trade it",
-                                  n.span, f"add it to `owns`")
+                                  n.span, "add it to `owns`")
                 continue
             out.append(n.text)
         self.spans[f"{key}.hedge"] = cl["hedge"].span

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from rebal.dsl import ast
 from rebal.dsl.diagnostics import Span
@@ -115,14 +115,14 @@ def lower_venue(rd: ClauseReader, v: ast.Venue, instruments: dict[str, ast.Instr
     return ir.Venue(name=v.name.text, backend=backend, symbols=symbols, config=config)
 
 
-def _stray(rd: ClauseReader, cl: dict[str, ast.Clause]) -> str:
+def _stray(rd: ClauseReader, cl: dict[str, ast.Clause]) -> Literal["adopt", "flatten", "halt"]:
     if "on_stray" not in cl:
         return "halt"
     val = _str(cl["on_stray"].args[0])
     if val not in _STRAYS:
         rd.sink.emit("E401", f"`on_stray {val}`: expected adopt, flatten or halt", cl["on_stray"].span)
         return "halt"
-    return val
+    return val  # type: ignore[return-value]
 
 
 def _sim(rd: ClauseReader, v: ast.Venue, cl: dict[str, ast.Clause],

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Union
 
 from .diagnostics import Span
 
@@ -80,7 +79,7 @@ class Not:
     span: Span
 
 
-Expr = Union[Num, Var, Call, BinOp, Neg, Compare, BoolOp, Not]
+Expr = Num | Var | Call | BinOp | Neg | Compare | BoolOp | Not
 
 # ------------------------------------------------------------------ leaves
 
@@ -122,7 +121,7 @@ class Band:
     span: Span
 
 
-Value = Union[Num, Var, Call, BinOp, Neg, Compare, BoolOp, Not, Name, Str, DateLit, EnvRef, Band]
+Value = Num | Var | Call | BinOp | Neg | Compare | BoolOp | Not | Name | Str | DateLit | EnvRef | Band
 
 
 @dataclass(frozen=True, slots=True)

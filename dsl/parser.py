@@ -80,7 +80,7 @@ def _describe(terminal: str) -> str:
 def _expected_words(expected: set[str]) -> str:
     words = sorted({_describe(t) for t in expected if not t.startswith("__")})
     if len(words) > 8:
-        words = words[:8] + ["…"]
+        words = [*words[:8], "…"]
     return ", ".join(words)
 
 
@@ -91,13 +91,14 @@ def parse(text: str | bytes, file: str = "<input>") -> tuple[ast.SpecFile | None
         if len(text) > MAX_FILE_BYTES:
             sink.emit("E108", _too_large(len(text)), Span.point(file, 1, 1), _TOO_LARGE_HELP)
             return None, sink.items
+        raw = text
         try:
-            text = text.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = text[: exc.start].count(b"\n") + 1
+            line = raw[: exc.start].count(b"\n") + 1
             sink.emit(
                 "E100",
-                f"the file is not UTF-8 text (byte 0x{text[exc.start]:02x} at offset {exc.start})",
+                f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
                 Span.point(file, line, 1),
                 "rebal specs are plain UTF-8 text files; is this the right file?",
             )
@@ -206,14 +207,15 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> Diagnostic
             f"expected {_expected_words(set(expected))}" if expected else None,
         )
     if isinstance(exc, UnexpectedCharacters):
-        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        pos = exc.pos_in_stream or 0
+        ch = text[pos] if pos < len(text) else ""
         span = Span.point(file, line, col)
         if ch == '"':
             return make(
                 "E106", "this string has no closing quote", span, 'end the string with `"`'
             )
         allowed = getattr(exc, "allowed", None) or set()
-        word = _word_at(text, exc.pos_in_stream)
+        word = _word_at(text, pos)
         if word and allowed:
             hint = _did_you_mean(word, allowed)
             if hint:
@@ -223,7 +225,7 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> Diagnostic
                     Span(file, line, col, line, col + len(word)),
                     hint,
                 )
-        if ch and not (ch.isprintable() and ch.isascii()) or ch in "@$`!&|^~?[]\\'":
+        if (ch and not (ch.isprintable() and ch.isascii())) or ch in "@$`!&|^~?[]\\'":
             return make(
                 "E105",
                 f"unexpected character {ch!r}",
