@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import pytest
+
 from rebal.backends.sim.command import run_simulate, venue_problem
 from rebal.compiler import compile_file, load_policy
 from rebal.compiler.ir import Strategy

@@ -16,9 +16,31 @@ except ImportError:  # TEMPORARY until engine.py lands
 
     SimResult = make_dataclass(  # type: ignore[misc]
         "SimResult",
-        "strategy venue paths steps seed assets numeraire target_unit book_value0 elapsed_s pnl "
-        "fees slippage gas funding trades rebalances tracking_error max_drawdown liquidated "
-        "halted refusals samples".split(),
+        [
+            "strategy",
+            "venue",
+            "paths",
+            "steps",
+            "seed",
+            "assets",
+            "numeraire",
+            "target_unit",
+            "book_value0",
+            "elapsed_s",
+            "pnl",
+            "fees",
+            "slippage",
+            "gas",
+            "funding",
+            "trades",
+            "rebalances",
+            "tracking_error",
+            "max_drawdown",
+            "liquidated",
+            "halted",
+            "refusals",
+            "samples",
+        ],
         frozen=True,
     )
 from rebal.backends.sim.metrics import expected_shortfall, json_float, summarize

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from rebal.backends.sim.sweep import (
     SweepAxis,
     SweepError,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import numpy as np
 from markupsafe import Markup
+
 from rebal.backends.sim.metrics import summarize
 
 if TYPE_CHECKING:
@@ -259,7 +260,7 @@ def frontier_chart(title: str, sweep: SweepResult) -> Markup:
     if len(eff) > 1:
         e = np.array(sorted(eff))
         body.append(_poly(f, e[:, 0], e[:, 1], f'fill="none" stroke="{PALETTE[0]}"'))
-    for x, y, p in zip(xs, ys, pts, strict=True):
+    for i, (x, y, p) in enumerate(zip(xs, ys, pts, strict=True)):
         label = ", ".join(f"{k}={v:.4g}" for k, v in p.values.items())
         cls = "pe" if p.efficient else "pd"
         cx, cy = float(f.px(x)), float(f.py(y))
@@ -267,7 +268,14 @@ def frontier_chart(title: str, sweep: SweepResult) -> Markup:
             f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="4" class="{cls}"><title>{escape(label)}'
             f"</title></circle>"
         )
-        body.append(f'<text x="{cx + 6:.1f}" y="{cy - 6:.1f}" class="vl">{escape(label)}</text>')
+        # alternate labels above and below, and keep them inside the plot on the right
+        dy = -7 if i % 2 == 0 else 15
+        right = cx > W - MR - 8 * len(label)
+        anchor = ' text-anchor="end"' if right else ""
+        lx = cx - 6 if right else cx + 6
+        body.append(
+            f'<text x="{lx:.1f}" y="{cy + dy:.1f}" class="vl"{anchor}>{escape(label)}</text>'
+        )
     return _svg(f, body)
 
 

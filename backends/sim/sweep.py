@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 from rebal.backends.sim.metrics import json_float, summarize
 from rebal.compiler.ir import (
     Amount,
