@@ -147,6 +147,7 @@ CODES: dict[str, CodeInfo] = {
         _c("W904", "period-not-on-grid", "A period is not a multiple of the sim step."),
         _c("W905", "unused-instrument", "An instrument is declared but never used."),
         _c("W906", "emulated-feature", "The backend emulates this feature rather than supporting it natively."),
+        _c("W907", "expired-by-today", "An instrument has expired; a sim venue without `start` starts today."),
         # I999: internal
         _c("I999", "internal-error", "rebal itself failed; this is a bug, please report it."),
     )

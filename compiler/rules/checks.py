@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from . import Rule
+from . import Rule, capability_rules, names, policy_rules, risk, targets, warnings
 
-RULES: tuple[Rule, ...] = ()
+RULES: tuple[Rule, ...] = (
+    *names.RULES,
+    *targets.RULES,
+    *risk.RULES,
+    *policy_rules.RULES,
+    *capability_rules.RULES,
+    *warnings.RULES,
+)
