@@ -216,24 +216,32 @@ def _nesting_error(text: str, file: str, sink: Sink) -> bool:
     return False
 
 
+# Rules that build expressions: a too-deep tree is reported at the whole expression.
+_EXPR_RULES = frozenset(
+    "binop neg compare or_ and_ not_ call var quantity unit add_op mul_op cmp_op func_name".split()
+)
+
+
 def _depth_error(tree: Tree[Token], file: str, sink: Sink) -> bool:
     """E107 for a tree deeper than MAX_DEPTH, found without recursion."""
-    stack: list[tuple[Tree[Token], int]] = [(tree, 1)]
+    stack: list[tuple[Tree[Token], int, Tree[Token]]] = [(tree, 1, tree)]
     while stack:
-        node, depth = stack.pop()
+        node, depth, root = stack.pop()
+        if node.data in _EXPR_RULES and root.data not in _EXPR_RULES:
+            root = node  # the outermost expression above the nodes below
         if depth > MAX_DEPTH:
-            meta = node.meta
-            line = getattr(meta, "line", 1) if not meta.empty else 1
-            col = getattr(meta, "column", 1) if not meta.empty else 1
+            m = root.meta
+            span = (Span.point(file, 1, 1) if m.empty
+                    else Span(file, m.line, m.column, m.end_line, m.end_column))
             sink.emit(
                 "E107",
                 f"this expression is nested more than {MAX_DEPTH} levels deep",
-                Span.point(file, line, col),
+                span,
                 "break long chains like `a + b + c + ...` into fewer terms; "
                 "rebal specs never need this many",
             )
             return True
-        stack.extend((c, depth + 1) for c in node.children if isinstance(c, Tree))
+        stack.extend((c, depth + 1, root) for c in node.children if isinstance(c, Tree))
     return False
 
 
@@ -362,6 +370,14 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> Diagnostic
     if run and tok_line > run[-1][1][2] and expected & {"RBRACE", "SEMICOLON"}:
         run = []  # the statement before is complete; the new line is the problem
     start = run[0][1][4] if run else tok.start_pos or 0
+    if "RPAR" in expected and tok.type != "RPAR" and (
+        tok_line > (run[-1][1][2] if run else tok_line) or tok.type in ("RBRACE", "NAME")
+    ):
+        opened = _unclosed_paren(text, tok.start_pos or 0)
+        if opened is not None:
+            return make("E101", "this `(` is never closed", Span.point(file, *opened),
+                        "add the missing `)`",
+                        labels=[Label(span, "expected `)` before this")])
     for pos in dict.fromkeys((start, tok.start_pos or 0)):
         for check in (_misspelled_statement, _previous_line_incomplete,
                       _outer_keyword_inside_block, _outside_strategy):
@@ -374,14 +390,6 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> Diagnostic
         return make("E101", "`=` is not a comparison", span,
                     "to compare, write `==` (or `<`, `<=`, `>`, `>=`, `!=`); "
                     "`=` only maps an instrument to a venue symbol")
-    if "RPAR" in expected and tok.type != "RPAR" and (
-        tok_line > (run[-1][1][2] if run else tok_line) or tok.type in ("RBRACE", "NAME")
-    ):
-        opened = _unclosed_paren(text, tok.start_pos or 0)
-        if opened is not None:
-            return make("E101", "this `(` is never closed", Span.point(file, *opened),
-                        "add the missing `)`",
-                        labels=[Label(span, "expected `)` before this")])
     if tok.type == "PERCENT" and "NUMBER" in expected:
         return make("E101", "`%` comes after the number", span,
                     "write the number first, then its unit: `25%`, `20 bps`, `3x`")
