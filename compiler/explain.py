@@ -24,6 +24,7 @@ _PCT_REFS = frozenset({"drawdown", "oracle_deviation"})
 _PCT_CALLS = frozenset({"realized_vol", "implied_vol", "funding", "weight"})
 _CMP = {">": "exceeds", ">=": "reaches", "<": "falls below", "<=": "is at most",
         "==": "equals", "!=": "is not"}
+_ABS = {">": "beyond", ">=": "at or beyond", "<": "inside", "<=": "within"}
 _OPS = {"+": ("+", 5), "-": ("−", 5), "*": ("×", 6), "/": ("/", 6)}
 
 
@@ -134,6 +135,15 @@ def _flavour(e: ir.Expr) -> str | None:
     return None
 
 
+def _reads_pct(e: ir.Expr) -> bool:
+    """Whether a percentage-valued market quantity (a volatility, drawdown, ...) is inside."""
+    return any(
+        (isinstance(n, ir.Ref) and n.name in _PCT_REFS)
+        or (isinstance(n, ir.Call) and n.fn in _PCT_CALLS)
+        for n in _walk(e)
+    )
+
+
 def _const(c: ir.Const, flavour: str | None, *, factor: bool = False) -> str:
     v = c.value
     if c.unit == "":
@@ -193,14 +203,15 @@ def _words(e: ir.Expr, flavour: str | None = None) -> tuple[str, int]:
         return _call(e, _flavour(e) or flavour)
     if isinstance(e, ir.Neg):
         text, p = _words(e.operand, flavour)
-        return "−" + (text if p >= 7 else f"({text})"), 7
+        return "−" + (text if isinstance(e.operand, ir.Const) else f"({text})"), 7
     if isinstance(e, ir.BinOp):
         sym, prec = _OPS[e.op]
         fl = _flavour(e.left) or _flavour(e.right) or flavour
         sides = []
         for side, other, right in ((e.left, e.right, False), (e.right, e.left, True)):
             if isinstance(side, ir.Const) and e.op in "*/":
-                text, p = _const(side, _flavour(other), factor=True), 8
+                fl_other = "pct" if _reads_pct(other) else _flavour(other)
+                text, p = _const(side, fl_other, factor=True), 8
             else:
                 text, p = _words(side, fl)
             if p < prec or (right and p == prec and e.op in "-/"):
@@ -214,21 +225,27 @@ def _words(e: ir.Expr, flavour: str | None = None) -> tuple[str, int]:
         parts = []
         for side in (e.left, e.right):
             text, p = _words(side)
-            parts.append(text if p >= prec else f"({text})")
+            mixed = isinstance(side, ir.BoolOp) and side.op != e.op
+            parts.append(text if p >= prec and not mixed else f"({text})")
         return f" {e.op} ".join(parts), prec
     assert isinstance(e, ir.Not)
     return f"not ({_words(e.operand)[0]})", 3
 
 
+_FLIP = {">": "<", ">=": "<=", "<": ">", "<=": ">=", "==": "==", "!=": "!="}
+
+
 def _compare(c: ir.Compare) -> str:
+    if isinstance(c.left, ir.Neg) and isinstance(c.right, ir.Const):  # -delta > 2 ETH
+        right = c.right.model_copy(update={"value": -c.right.value})
+        c = ir.Compare(op=_FLIP[c.op], left=c.left.operand, right=right)  # type: ignore[arg-type]
     fl = _flavour(c.left) or _flavour(c.right)
     left, right = _words(c.left, fl)[0], _words(c.right, fl)[0]
     if isinstance(c.left, ir.Ref) and c.left.name == "price_age" and c.op in (">", ">="):
         return f"the newest price is {'older than' if c.op == '>' else 'at least'} {right}" + (
             "" if c.op == ">" else " old")
-    if isinstance(c.left, ir.Call) and c.left.fn == "abs" and c.op in (">", ">="):
-        inner = _words(c.left.args[0], fl)[0]
-        return f"{inner} is {'beyond' if c.op == '>' else 'at or beyond'} ±{right}"
+    if isinstance(c.left, ir.Call) and c.left.fn == "abs" and c.op in _ABS:
+        return f"{_words(c.left.args[0], fl)[0]} is {_ABS[c.op]} ±{right}"
     return f"{left} {_CMP[c.op]} {right}"
 
 
