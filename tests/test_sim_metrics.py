@@ -9,40 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-try:
-    from rebal.backends.sim.engine import SimResult
-except ImportError:  # TEMPORARY until engine.py lands
-    from dataclasses import make_dataclass
-
-    SimResult = make_dataclass(  # type: ignore[misc]
-        "SimResult",
-        [
-            "strategy",
-            "venue",
-            "paths",
-            "steps",
-            "seed",
-            "assets",
-            "numeraire",
-            "target_unit",
-            "book_value0",
-            "elapsed_s",
-            "pnl",
-            "fees",
-            "slippage",
-            "gas",
-            "funding",
-            "trades",
-            "rebalances",
-            "tracking_error",
-            "max_drawdown",
-            "liquidated",
-            "halted",
-            "refusals",
-            "samples",
-        ],
-        frozen=True,
-    )
+from rebal.backends.sim.engine import SimResult
 from rebal.backends.sim.metrics import expected_shortfall, json_float, summarize
 
 

@@ -10,14 +10,7 @@ from typing import Any
 import numpy as np
 from test_sim_metrics import make_result
 
-try:
-    from rebal.backends.sim.engine import SamplePaths
-except ImportError:  # TEMPORARY until engine.py lands
-    from dataclasses import make_dataclass
-
-    SamplePaths = make_dataclass(  # type: ignore[misc]
-        "SamplePaths", "t_s spot measure band_lo band_hi equity trades".split(), frozen=True
-    )
+from rebal.backends.sim.engine import SamplePaths
 from rebal.backends.sim.report import render_report, write_report
 from rebal.backends.sim.sweep import parse_sweep, run_sweep
 
