@@ -113,7 +113,31 @@ def _cell(v: Any, digits: int = 6) -> str:
         return "yes" if v else ""
     if isinstance(v, int):
         return f"{v:,}"
+    if abs(v) < 1e-9:
+        return "0"
     return f"{v:,.2f}" if abs(v) >= 1e5 else f"{v:.{digits}g}"
+
+
+def _pct_cell(v: float | None) -> str:
+    return "—" if v is None else f"{100 * v:.3g}%"
+
+
+def _rate(v: float) -> str:
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if v >= scale:
+            return f"{v / scale:.3g}{suffix}"
+    return f"{v:.3g}"
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+def _param_cell(name: str, v: float) -> str:
+    return _duration(v) if name in ("every", "cooldown") else _cell(v)
 
 
 def _table(out: TextIO, title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -152,7 +176,7 @@ def _print_summary(out: TextIO, s: dict[str, Any], result: SimResult) -> None:
     out.write(
         f"{s['strategy']} on {s['venue']}: {s['paths']:,} paths x {s['steps']:,} steps, "
         f"seed {s['seed']}, {_cell(s['elapsed_s'], 3)} s"
-        + (f" ({rate / 1e6:.3g}M path-steps/s)" if rate else "")
+        + (f" ({_rate(rate)} path-steps/s)" if rate else "")
         + f"\nbook value at start: {_cell(s['book_value0'], 8)} {ccy}\n"
     )
     p, c = m["pnl"], m["cost"]
@@ -175,7 +199,7 @@ def _print_summary(out: TextIO, s: dict[str, Any], result: SimResult) -> None:
         ("tracking error", _cell(m["tracking_error"]["mean"]), unit),
         (
             "max drawdown mean / 95th pct",
-            f"{_cell(m['max_drawdown']['mean'], 4)} / {_cell(m['max_drawdown']['p95'], 4)}",
+            f"{_pct_cell(m['max_drawdown']['mean'])} / {_pct_cell(m['max_drawdown']['p95'])}",
             "of peak equity",
         ),
         ("liquidated", f"{m['liquidations']['paths']:,}", f"paths ({_pct(m['liquidations'])})"),
@@ -208,7 +232,7 @@ def _print_sweep(out: TextIO, sw: SweepResult) -> None:
     )
     rows = [
         (
-            *(_cell(p.values[n]) for n in sw.params),
+            *(_param_cell(n, p.values[n]) for n in sw.params),
             _cell(p.cost_total),
             _cell(p.tracking_error),
             _cell(p.pnl_std),
