@@ -158,7 +158,7 @@ def _const(c: ir.Const, flavour: str | None, *, factor: bool = False) -> str:
 def _ref(r: ir.Ref) -> str:
     if r.name == "delta":
         if r.asset is None:
-            return "the delta"
+            return f"the portfolio's delta in {r.unit}"
         return f"the {r.asset} delta" + ("" if r.unit == r.asset else f" in {r.unit}")
     return {
         "leverage": "leverage",
