@@ -41,7 +41,7 @@ def target_breaches_leverage(cx: RuleContext) -> Iterator[Diagnostic]:
     yield make("E601", f"the targets need up to {facts.mult(total)} gross leverage, above "
                f"`max leverage {facts.mult(limit)}`",
                cx.span(top.span_key),
-               "narrow the band or lower the target, or raise `max leverage`",
+               "hold less (a narrower band, a smaller target or book), or raise `max leverage`",
                labels=[Label(cx.span("risk.max_leverage"), "limit set here")],
                notes=["; ".join(parts) + (" at the sim venue's prices" if book else "")])
 
@@ -148,8 +148,8 @@ def expired_instrument(cx: RuleContext) -> Iterator[Diagnostic]:
                            labels=[Label(cx.span(f"venues[{v.name}].start_date"),
                                          "start set here")])
             else:
-                yield make("W907", f"`{inst.name}` expired on {inst.expiry}; venue {v.name} "
-                           f"starts today ({start})", cx.span(f"instruments[{inst.name}]"),
+                yield make("W907", f"`{inst.name}` expired on {inst.expiry}, and venue {v.name} "
+                           "starts today (it has no `start`)", cx.span(f"instruments[{inst.name}]"),
                            f"write `start {inst.expiry - dt.timedelta(days=30)}` (or another date "
                            "before expiry) in the sim venue, or roll to a later expiry")
 
@@ -202,6 +202,7 @@ def needs_capital(cx: RuleContext) -> Iterator[Diagnostic]:
             uses.append((f"targets[{i}]", f"{facts.target_words(t)} is a fraction of equity"))
     if not uses:
         return
+    uses.sort(key=lambda u: (cx.span(u[0]).line, cx.span(u[0]).col))
     key, why = uses[0]
     yield make("E606", f"{why}, but the strategy states no `capital`", cx.span(key),
                "add `capital 100000 USD` (the starting equity) after the description",
