@@ -53,6 +53,22 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
+def _tick_labels(ticks: Sequence[float]) -> list[str]:
+    """Labels precise enough to tell neighbouring ticks apart (149,950 not 150k)."""
+    if len(ticks) < 2:
+        return [_fmt(t) for t in ticks]
+    step = abs(ticks[1] - ticks[0])
+    big = max(abs(t) for t in ticks)
+    scale, suffix = next(
+        ((u, x) for at, u, x in ((1e6, 1e6, "M"), (1e5, 1e3, "k")) if big >= at), (1.0, "")
+    )
+    unit = step / scale
+    d = max(0, -math.floor(math.log10(unit) + 1e-9))
+    if abs(unit * 10**d - round(unit * 10**d)) > 1e-6:
+        d += 1
+    return [f"{t / scale:,.{d}f}{suffix}" if t else "0" for t in ticks]
+
+
 def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     """Round tick values covering [lo, hi]."""
     if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
@@ -104,13 +120,15 @@ class _Frame:
             f'<rect x="{ML}" y="{MT}" width="{self.w - ML - MR}" height="{self.h - MT - MB}" '
             'class="pl"/>',
         ]
-        for t in _ticks(self.y0, self.y1):
+        yt = _ticks(self.y0, self.y1)
+        for t, label in zip(yt, _tick_labels(yt), strict=True):
             y = float(self.py(t))
             out.append(f'<line x1="{ML}" x2="{self.w - MR}" y1="{y:.1f}" y2="{y:.1f}" class="g"/>')
-            out.append(f'<text x="{ML - 6}" y="{y + 4:.1f}" class="yl">{_fmt(t)}</text>')
-        for t in _ticks(self.x0, self.x1, 7):
+            out.append(f'<text x="{ML - 6}" y="{y + 4:.1f}" class="yl">{label}</text>')
+        xt = _ticks(self.x0, self.x1, 7)
+        for t, label in zip(xt, _tick_labels(xt), strict=True):
             x = float(self.px(t))
-            out.append(f'<text x="{x:.1f}" y="{self.h - MB + 16}" class="xl">{_fmt(t)}</text>')
+            out.append(f'<text x="{x:.1f}" y="{self.h - MB + 16}" class="xl">{label}</text>')
         out.append(
             f'<text x="{(ML + self.w - MR) / 2:.0f}" y="{self.h - 6}" class="xl">{escape(xlabel)}</text>'
         )
@@ -230,10 +248,11 @@ def bar_chart(
         f'<text x="{ML}" y="18" class="t">{escape(title)}</text>',
         f'<text x="{(ML + W - MR) / 2:.0f}" y="{h - 6}" class="xl">{escape(unit)} per path</text>',
     ]
-    for t in _ticks(f.x0, f.x1, 6):
+    xt = _ticks(f.x0, f.x1, 6)
+    for t, label in zip(xt, _tick_labels(xt), strict=True):
         x = float(f.px(t))
         body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{MT}" y2="{h - MB}" class="g"/>')
-        body.append(f'<text x="{x:.1f}" y="{h - MB + 16}" class="xl">{_fmt(t)}</text>')
+        body.append(f'<text x="{x:.1f}" y="{h - MB + 16}" class="xl">{label}</text>')
     zero = float(f.px(0))
     for i, (label, v) in enumerate(zip(labels, vals, strict=True)):
         y = MT + 34 * i + 6
