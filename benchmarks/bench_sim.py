@@ -10,7 +10,7 @@ with the perp inside a 0.02 ETH band, 10 bps fee, 20,000 paths x 1,460 steps of 
   Both wall-clock time and the engine's own ``path_steps_per_s`` are printed.
 * plain numpy: the same job written out below (exact GBM step, Black-Scholes delta and price
   via ``scipy.special.ndtr``, band check, hedge to center, fees, equity, drawdown, tracking
-  error), vectorized over paths, one Python loop over steps.
+  error as the engine defines it), vectorized over paths, one Python loop over steps.
 * vectorbt: its figure when ``import vectorbt`` works (else the benchmark says so).
 * a 50-option book per path (calls and puts, strikes 2000..4450, four expiries) hedged with
   the perp: path-steps per second (target: at least 1 million).
@@ -184,6 +184,8 @@ def numpy_loop(paths: int, steps: int, seed: int = 1) -> dict[str, float]:
         if value0 is None:
             value0 = -price.copy()
         net = book_delta + hedge
+        if n:  # tracking error: drift from the target before acting, at t_1 .. t_N
+            te_sq += net * net
         breach = np.abs(net) > BAND
         trade = np.where(breach, -net, 0.0)
         cost = np.abs(trade) * s * FEE
@@ -191,8 +193,6 @@ def numpy_loop(paths: int, steps: int, seed: int = 1) -> dict[str, float]:
         cash -= cost
         hedge += trade
         trades += breach
-        after = book_delta + hedge
-        te_sq += after * after
         equity = CAPITAL + cash - price - value0
         np.maximum(peak, equity, out=peak)
         np.maximum(mdd, (peak - equity) / peak, out=mdd)
@@ -203,9 +203,13 @@ def numpy_loop(paths: int, steps: int, seed: int = 1) -> dict[str, float]:
     if tau > 1e-12:
         sdt = VOL * math.sqrt(tau)
         d1 = (np.log(s / K) + 0.5 * VOL * VOL * tau) / sdt
-        price = s * ndtr(d1) - K * ndtr(d1 - sdt)
+        nd1 = ndtr(d1)
+        price = s * nd1 - K * ndtr(d1 - sdt)
+        net = hedge - nd1
     else:
         price = np.maximum(s - K, 0.0)
+        net = hedge
+    te_sq += net * net
     pnl = cash - price - value0
     elapsed = time.perf_counter() - t0
     return {
