@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from rebal.dsl import ast
 from rebal.dsl.diagnostics import Sink, Span
@@ -83,7 +83,10 @@ def _const(value: Decimal, dim: Dim) -> Typed:
 def _norm(d: Decimal) -> Decimal:
     """Canonical Decimal: no exponent noise, so equal values serialise equally."""
     if d == d.to_integral_value():
-        return d.quantize(Decimal(1))
+        try:
+            return d.quantize(Decimal(1))
+        except InvalidOperation:  # more digits than the context holds: keep the exponent
+            return d.normalize()
     return d.normalize()
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from rebal.dsl import ast
 from rebal.dsl.diagnostics import Sink, Span
@@ -41,7 +41,10 @@ def words(key: str) -> str:
 
 def norm(d: Decimal) -> Decimal:
     if d == d.to_integral_value():
-        return d.quantize(Decimal(1))
+        try:
+            return d.quantize(Decimal(1))
+        except InvalidOperation:  # more digits than the context holds: keep the exponent
+            return d.normalize()
     return d.normalize()
 
 
