@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rebal.backends import registry
 from rebal.compiler import check_file, check_source, load_policy
@@ -258,3 +260,23 @@ def test_explicit_start_after_expiry_is_an_error() -> None:
 def test_rules_without_capabilities_skip_backend_checks() -> None:
     text = (FIXTURES / "E801_perp_on_keeper.rebal").read_text(encoding="utf-8")
     assert "E801" not in {d.code for d in check_source(text, "x.rebal").diagnostics}
+
+
+# ------------------------------------------------------------------ rules never raise
+
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.]*-)")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=st.sampled_from(sorted(p.name for p in LOCAL.glob("*.rebal"))),
+       values=st.lists(st.sampled_from(["0", "1", "0.0001", "2.5", "100", "1000000", "1e400",
+                                        "99999999999999999999", "3"]), min_size=60,
+                       max_size=60))
+def test_rules_never_raise_on_mutated_numbers(spec: str, values: list[str]) -> None:
+    """Every number of a real spec replaced: diagnostics come back, never an exception."""
+    text = (LOCAL / spec).read_text(encoding="utf-8")
+    it = iter(values * 10)
+    mutated = _NUMBER.sub(lambda m: next(it) if not m.group().startswith("0x") else m.group(),
+                          text)
+    res = check_source(mutated, spec, capabilities=registry.capabilities())
+    assert all(d.code in CODES and d.code != "I999" for d in res.diagnostics)

@@ -267,7 +267,7 @@ def num(x: float | Decimal) -> str:
 
 def pct(x: float | Decimal) -> str:
     v = float(x) * 100
-    return f"{v:.4g}%"
+    return "unbounded" if abs(v) == INF else f"{v:.4g}%"
 
 
 def bps(x: float | Decimal) -> str:
@@ -275,7 +275,7 @@ def bps(x: float | Decimal) -> str:
 
 
 def mult(x: float | Decimal) -> str:
-    return f"{float(x):.4g}x"
+    return "unbounded" if abs(float(x)) == INF else f"{float(x):.4g}x"
 
 
 def duration(seconds: float | Decimal) -> str:

@@ -150,8 +150,13 @@ def expired_instrument(cx: RuleContext) -> Iterator[Diagnostic]:
             else:
                 yield make("W907", f"`{inst.name}` expired on {inst.expiry}, and venue {v.name} "
                            "starts today (it has no `start`)", cx.span(f"instruments[{inst.name}]"),
-                           f"write `start {inst.expiry - dt.timedelta(days=30)}` (or another date "
-                           "before expiry) in the sim venue, or roll to a later expiry")
+                           f"write `start {_before(inst.expiry)}` (or another date before "
+                           "expiry) in the sim venue, or roll to a later expiry")
+
+
+def _before(day: dt.date) -> dt.date:
+    """A month before ``day``, for a suggested `start` (never before year 1)."""
+    return day - dt.timedelta(days=min(30, (day - dt.date.min).days))
 
 
 def _funding_per_year(r: ir.Rate | None) -> float | None:
