@@ -213,10 +213,9 @@ class _Formatter:
             if u_before is not None and u_before == u_after:
                 self.units[u_before].inside.append(c)
                 continue
-            if u_before is not None:
-                if "\n" not in self.text[_end(self.tokens[before]) : c.start]:
-                    self.units[u_before].trailing = c.text
-                    continue
+            if u_before is not None and "\n" not in self.text[_end(self.tokens[before]) : c.start]:
+                self.units[u_before].trailing = c.text
+                continue
             if u_after is None:
                 self.tail.append(c)
             else:
