@@ -274,7 +274,11 @@ def frontier_chart(title: str, sweep: SweepResult) -> Markup:
     (x0, x1), (y0, y1) = _span(xs), _span(ys)
     px, py = (x1 - x0) * 0.08 or 1.0, (y1 - y0) * 0.08 or 1.0
     f = _Frame(x0 - px, x1 + px, y0 - py, y1 + py)
-    body = f.axes(title, "mean cost per path (fees + slippage + gas + funding)", "tracking error")
+    ccy = f", {sweep.numeraire}" if sweep.numeraire else ""
+    unit = f" ({sweep.target_unit})" if sweep.target_unit else ""
+    body = f.axes(
+        title, f"mean cost per path (fees + slippage + gas + funding{ccy})", f"tracking error{unit}"
+    )
     eff = [(x, y) for x, y, p in zip(xs, ys, pts, strict=True) if p.efficient]
     if len(eff) > 1:
         e = np.array(sorted(eff))

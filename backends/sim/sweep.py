@@ -98,6 +98,8 @@ class SweepResult:
     seed: int
     elapsed_s: float
     points: tuple[SweepPoint, ...]
+    numeraire: str = ""
+    target_unit: str = ""
 
 
 # ----------------------------------------------------------------------- parsing
@@ -339,6 +341,8 @@ def run_sweep(
         seed=int(first.seed) if first else 0,
         elapsed_s=float(sum(r.elapsed_s for r in results)),
         points=pts,
+        numeraire=first.numeraire if first else "",
+        target_unit=first.target_unit if first else "",
     )
 
 
