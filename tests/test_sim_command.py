@@ -170,3 +170,14 @@ def test_sweep_end_to_end(tmp_path: Path) -> None:
     assert "Cost vs. hedge error" in target.read_text(encoding="utf-8")
     rc, text, _ = run(short(), "paper", paths=10, seed=3, sweep=["band=0.25,1"])
     assert rc == 0 and "cost vs. hedge error" in text and "0.25" in text
+
+
+def test_replay_file_is_read_relative_to_the_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    ir, diags = compile_file(SPECS / "eth_replay_backtest.rebal")
+    assert ir is not None, diags
+    monkeypatch.chdir(ROOT.parent)  # not the spec's folder: a bare relative path would miss
+    rc, out, err = run(ir, "replay", paths=2, fmt="json", base_dir=SPECS)
+    assert rc == 0, err
+    assert json.loads(out)["paths"] == 2
+    rc, _, err = run(ir, "replay", paths=2, fmt="json")
+    assert rc == 1 and "replay file not found" in err

@@ -13,6 +13,7 @@ import difflib
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rebal.backends.sim.metrics import summarize
@@ -30,7 +31,13 @@ from rebal.compiler.ir import SimConfig, Strategy
 if TYPE_CHECKING:
     from rebal.backends.sim.engine import SimResult
 
-__all__ = ["FORMATS", "PROGRESS_MIN_PATH_STEPS", "run_simulate", "venue_problem"]
+__all__ = [
+    "FORMATS",
+    "PROGRESS_MIN_PATH_STEPS",
+    "run_simulate",
+    "venue_problem",
+    "with_replay_base",
+]
 
 FORMATS = ("text", "json")
 PROGRESS_MIN_PATH_STEPS = 5_000_000  # show a progress bar above this much work (TTY only)
@@ -58,6 +65,26 @@ def venue_problem(ir: Any, venue: str) -> str | None:
             f"(sim venues of {ir.name!r}: {listing})"
         )
     return None
+
+
+def with_replay_base(ir: Strategy, venue: str, base_dir: str | Path | None) -> Strategy:
+    """`ir` with the venue's relative replay file resolved against `base_dir` (the spec's folder).
+
+    The IR holds no file paths of its own, so a `model replay "data/x.csv"` is relative to the
+    spec file; the CLI passes the spec's folder. Absolute paths and base_dir None are unchanged.
+    """
+    v = ir.venue(venue)
+    cfg = v.config
+    if base_dir is None or not isinstance(cfg, SimConfig) or not cfg.replay_file:
+        return ir
+    path = Path(cfg.replay_file)
+    if path.is_absolute():
+        return ir
+    cfg = cfg.model_copy(update={"replay_file": str(Path(base_dir) / path)})
+    venues = tuple(
+        v.model_copy(update={"config": cfg}) if x.name == venue else x for x in ir.venues
+    )
+    return ir.model_copy(update={"venues": venues})
 
 
 def _work(ir: Strategy, venue: str, paths: int | None) -> float:
@@ -259,8 +286,13 @@ def run_simulate(
     sweep: Sequence[str] = (),
     out: TextIO | None = None,
     err: TextIO | None = None,
+    base_dir: str | Path | None = None,
 ) -> int:
-    """Simulate `ir` on sim venue `venue` and print the result; returns the exit code."""
+    """Simulate `ir` on sim venue `venue` and print the result; returns the exit code.
+
+    `base_dir` is the spec file's folder: a relative `model replay "file.csv"` is read from
+    there (None: from the current directory).
+    """
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     if fmt not in FORMATS:
@@ -273,6 +305,7 @@ def run_simulate(
     if problem:
         err.write(f"error: {problem}\n")
         return 1
+    ir = with_replay_base(ir, venue, base_dir)
     try:
         axes = [parse_sweep(s) for s in sweep]
         points = grid(axes)
