@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from . import Rule, capability_rules, names, policy_rules, risk, targets, warnings
+from . import (
+    Rule,
+    capability_rules,
+    names,
+    policy_rules,
+    risk,
+    targets,
+    venue_secrets,
+    warnings,
+)
 
 RULES: tuple[Rule, ...] = (
     *names.RULES,
@@ -10,5 +19,6 @@ RULES: tuple[Rule, ...] = (
     *risk.RULES,
     *policy_rules.RULES,
     *capability_rules.RULES,
+    *venue_secrets.RULES,
     *warnings.RULES,
 )
