@@ -280,7 +280,8 @@ def _cmd_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
               "install them with `pip install 'rebal[sim]'`", file=err)
         return 2
     return run_simulate(strategy, args.venue, paths=args.paths, seed=args.seed, fmt=args.format,
-                        report=args.report, sweep=args.sweep, out=out, err=err)
+                        report=args.report, sweep=args.sweep, out=out, err=err,
+                        base_dir=Path(args.spec).parent)
 
 
 def _cmd_backends(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -40,7 +40,10 @@ def test_check_reports_error_with_location_and_exit_1(tmp_path: Path,
     assert code == 1
     found = json.loads(out)["diagnostics"]
     units = [d for d in found if d["code"] == "E301"]
-    assert units and units[0]["file"] == str(bad) and units[0]["line"] == 40
+    line = 1 + bad.read_text().split("max slippage 20 ETH")[0].count("\n")
+    col = 1 + len(bad.read_text().splitlines()[line - 1].split("20 ETH")[0])
+    assert units and units[0]["file"] == str(bad)
+    assert (units[0]["line"], units[0]["col"]) == (line, col)
 
 
 def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
