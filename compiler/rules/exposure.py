@@ -35,6 +35,8 @@ class Need:
     positions: dict[str, float] = field(default_factory=dict)
     #: (gross leverage, +1 long / -1 short) of one-directional exposure held on margin.
     margined: tuple[float, int] | None = None
+    #: Where the positions are taken (words for messages).
+    position_why: str = ""
 
 
 def _landing(t: ir.Rebalance, center: float, edge: float) -> float:
@@ -45,6 +47,14 @@ def _landing(t: ir.Rebalance, center: float, edge: float) -> float:
     return center + (1 - float(t.fraction)) * (edge - center)
 
 
+def _landing_words(t: ir.Rebalance) -> str:
+    if t.to == "center":
+        return "where trades land: the target"
+    if t.to == "edge":
+        return "where trades land: the band edge"
+    return f"where trades land: {facts.pct(t.fraction)} of the way back from the band edge"
+
+
 def _span_key(i: int, t: facts.TargetT) -> str:
     if not isinstance(t, ir.WeightsTarget | ir.GreekTarget) and t.band is not None:
         return f"targets[{i}].band"
@@ -52,7 +62,8 @@ def _span_key(i: int, t: facts.TargetT) -> str:
 
 
 def _weights(s: ir.Strategy, i: int, t: ir.WeightsTarget) -> Need:
-    need = Need(i, _span_key(i, t), "the band edges of the weights")
+    need = Need(i, _span_key(i, t), "the band edges of the weights",
+                position_why=_landing_words(t.rebalance))
     cap = s.capital
     lev = 0.0
     signs: set[int] = set()
@@ -88,7 +99,7 @@ def _leverage(s: ir.Strategy, i: int, t: ir.LeverageTarget) -> Need:
     v = float(t.value)
     edges = facts.band_edges(t.band, v)
     what = "the band's outer edge" if t.band is not None else "the target"
-    need = Need(i, _span_key(i, t), what)
+    need = Need(i, _span_key(i, t), what, position_why=_landing_words(t.rebalance))
     if edges is None:
         return need
     out = facts.outer(edges)
@@ -109,7 +120,8 @@ def _leverage(s: ir.Strategy, i: int, t: ir.LeverageTarget) -> Need:
 
 
 def _cppi(s: ir.Strategy, i: int, t: ir.CppiTarget) -> Need:
-    need = Need(i, _span_key(i, t), "the risky leg at most equal to equity")
+    need = Need(i, _span_key(i, t), "the risky leg at most equal to equity",
+                position_why="the risky leg at most equal to equity")
     inst = s.instrument(t.risky)
     if inst.kind not in facts.LINEAR:
         return need
@@ -127,7 +139,8 @@ def _cppi(s: ir.Strategy, i: int, t: ir.CppiTarget) -> Need:
 
 
 def _delta(s: ir.Strategy, i: int, t: ir.DeltaTarget) -> Need:
-    need = Need(i, _span_key(i, t), "the hedge that neutralises the book")
+    need = Need(i, _span_key(i, t), "the hedge that neutralises the book",
+                position_why="the hedge that neutralises the book")
     px_unit = facts.price(s, t.asset, t.unit)
     if px_unit is None:
         return need

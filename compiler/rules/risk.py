@@ -58,8 +58,9 @@ def target_breaches_position(cx: RuleContext) -> Iterator[Diagnostic]:
         if units <= float(lim.limit.value) + 1e-12:
             continue
         limit = facts.amount(lim.limit.value, lim.limit.asset)
-        yield make("E602", f"{facts.target_words(s.targets[n.index])} needs up to "
-                   f"{facts.amount(units, lim.limit.asset)} of {lim.instrument} ({n.why}), above "
+        need = facts.amount(units, lim.limit.asset)
+        yield make("E602", f"{facts.target_words(s.targets[n.index])} needs up to {need} of "
+                   f"{lim.instrument} ({n.position_why}), above "
                    f"`max position {lim.instrument} {limit}`",
                    cx.span(n.span_key), "raise the position limit, or narrow what the target asks",
                    labels=[Label(cx.span(f"risk.max_position[{lim.instrument}]"),
