@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lark import UnexpectedInput
 
 from rebal.compiler.api import check_source
 from rebal.dsl.fmt import format_source
+from rebal.dsl.parser import _lark
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "specs"
@@ -25,6 +27,13 @@ def fmt(text: str) -> str:
     out, diags = format_source(text)
     assert out is not None, diags
     return out
+
+
+def tree_or_none(text: str) -> Any:
+    try:
+        return _lark().parse(text)
+    except UnexpectedInput:
+        return None
 
 
 def compiled(text: str, *, clean: bool = True) -> list[dict[str, Any]]:
@@ -240,6 +249,26 @@ def test_blank_lines_at_most_one_and_none_at_block_edges() -> None:
 def test_semicolons_dropped_and_units_spaced() -> None:
     src = "policy p { max leverage 5 x ; max slippage 100bps; venues allowed a,b ;}"
     assert fmt(src) == "policy p {\n  max leverage 5x\n  max slippage 100 bps\n  venues allowed a, b\n}\n"
+
+
+@pytest.mark.parametrize(
+    ("src", "want"),
+    [
+        # without the `;`, `to 2.3x` would continue the band: `band 1.7x to 2.3x`
+        ("strategy s { target leverage 2x { band 1.7x ;to 2.3x } }",
+         "strategy s {\n  target leverage 2x {\n    band 1.7x;\n    to 2.3x\n  }\n}\n"),
+        # without the `;`, `3 ETH` would be a quantity
+        ("strategy s { venue v via sim { seed 3; ETH spot 3000 USD; } }",
+         "strategy s {\n  venue v via sim {\n    seed 3;\n    ETH spot 3000 USD\n  }\n}\n"),
+        ("strategy s { target weights { A 0.5; B 0.5; }; }",
+         "strategy s {\n  target weights {\n    A 0.5;\n    B 0.5\n  }\n}\n"),
+    ],
+)
+def test_semicolons_that_separate_statements_stay(src: str, want: str) -> None:
+    assert fmt(src) == want
+    assert fmt(want) == want
+    assert _lark().parse(want) == _lark().parse(src)
+    assert tree_or_none(want.replace(";", "")) != _lark().parse(src)  # another tree, or none
 
 
 def test_numbers_keep_their_text() -> None:
