@@ -15,14 +15,15 @@ Layout rules (see ``docs/language.md``):
 * the leading names of consecutive instrument, book and `NAME = "symbol"` lines are padded to
   one column (a blank line or another statement ends the run);
 * blank lines between statements are kept, at most one; none after `{` or before `}`;
-* `;` is dropped;
+* `;` is dropped, except where two statements would otherwise read as one (`seed 3; ETH spot
+  3000 USD`: without it, `3 ETH` is a quantity);
 * a comment on its own line stays before what followed it, at that statement's indentation
   (inside a block's end, at the block's inner indentation); a trailing comment stays at the
   end of its statement's line; a comment inside a statement split over lines moves just
   above that statement.
 
-The output's tokens equal the input's (minus `;`), so the compiled IR cannot change; the
-formatter checks this before returning.
+The output parses to the same tree, with the same tokens (minus `;`) and the same comments,
+so the compiled IR cannot change; the formatter checks this before returning.
 """
 
 from __future__ import annotations
