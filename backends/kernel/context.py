@@ -1,0 +1,174 @@
+"""The state of one decision step, with portfolio quantities computed only when read.
+
+A :class:`StepContext` is made fresh for every ``decide`` call. Expressions, targets and the
+gate all read the same instance, so a quantity several rules need (portfolio delta, leverage)
+is computed once per step, and one no rule needs is never computed.
+
+Portfolio greeks (per asset column, over every position including the book):
+
+* ``delta_units``: sum of quantity x delta, in units of the underlying;
+* ``gamma_units``: sum of quantity x d2V/dS2; ``vega_units``: per 1.00 of vol;
+  ``theta_units``: per year, all in the settle currency.
+
+``leverage`` is gross delta-equivalent exposure over equity: ``sum |q_i delta_i S_i| / E``
+(infinite when equity is not positive). ``drawdown`` is ``1 - E / peak`` with the running
+peak of equity the kernel has seen (0 while the peak is not positive).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .layout import Layout
+from .valuation import Marks
+
+__all__ = ["MarketView", "PortfolioView", "StepContext"]
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
+class MarketView:
+    """What the market looks like at one time, across the batch.
+
+    ``spot`` and ``vol`` are ``(B, A)`` over the layout's assets (``vol`` marks options and is
+    what ``implied_vol`` reads). ``funding`` is the annual funding rate per instrument, ``(I,)``
+    or ``(B, I)`` (positive: longs pay), None for none. ``price_t`` is the time of the newest
+    price (``price_age = t - price_t``; the kernel's own observation time when None), and
+    ``oracle`` an independent reference price ``(B, A)`` for ``oracle_deviation``.
+    """
+
+    spot: FloatArray
+    vol: FloatArray
+    funding: FloatArray | None = None
+    price_t: FloatArray | float | None = None
+    oracle: FloatArray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class PortfolioView:
+    """Positions ``(B, I)`` in units of each instrument's underlying and equity ``(B,)``."""
+
+    positions: FloatArray
+    equity: FloatArray
+
+
+class StepContext:
+    """Inputs of one step plus lazily computed portfolio measures."""
+
+    def __init__(self, t_s: float, layout: Layout, market: MarketView, book: PortfolioView,
+                 marks: Marks, peak: FloatArray, observed_t: float | None) -> None:
+        self.t_s = t_s
+        self.layout = layout
+        self.market = market
+        self.marks = marks
+        self.positions = book.positions
+        self.equity = book.equity
+        self.peak = peak
+        self.observed_t = observed_t
+        self.batch = book.positions.shape[0]
+        self._delta: dict[int, FloatArray] = {}
+
+    @cached_property
+    def spot(self) -> FloatArray:
+        return self.market.spot
+
+    def delta_of(self, a: int) -> FloatArray:
+        """Portfolio delta in asset column ``a``, units of the underlying, ``(B,)``."""
+        got = self._delta.get(a)
+        if got is not None:
+            return got
+        q, delta = self.positions, self.marks.delta
+        total: FloatArray | None = None
+        for c, unit in self.layout.members[a]:
+            term = q[:, c] if unit else q[:, c] * delta[:, c]
+            total = term.copy() if total is None else total + term
+        if total is None:
+            total = np.zeros(self.batch)
+        self._delta[a] = total
+        return total
+
+    @cached_property
+    def delta_units(self) -> FloatArray:
+        """Portfolio delta per asset, units of the underlying, ``(B, A)``."""
+        out = np.empty((self.batch, self.layout.n_assets), order="F")
+        for a in range(self.layout.n_assets):
+            out[:, a] = self.delta_of(a)
+        return out
+
+    def _option_sum(self, greek: FloatArray | None) -> FloatArray:
+        lay = self.layout
+        out = np.zeros((self.batch, lay.n_assets), order="F")
+        if greek is None or lay.opt_cols.size == 0:
+            return out
+        weighted = self.positions[:, lay.opt_cols] * greek
+        for j, a in enumerate(lay.opt_asset):
+            out[:, a] += weighted[:, j]
+        return out
+
+    @cached_property
+    def gamma_units(self) -> FloatArray:
+        """Portfolio d2V/dS2 per asset, ``(B, A)``."""
+        return self._option_sum(self.marks.gamma)
+
+    @cached_property
+    def vega_units(self) -> FloatArray:
+        """Portfolio dV/dsigma per asset (per 1.00 of vol), ``(B, A)``."""
+        return self._option_sum(self.marks.vega)
+
+    @cached_property
+    def theta_units(self) -> FloatArray:
+        """Portfolio dV/dt per asset, per year, ``(B, A)``."""
+        return self._option_sum(self.marks.theta)
+
+    @cached_property
+    def exposure_price(self) -> FloatArray:
+        """Value per unit used for weights: notional for perps/futures, price otherwise."""
+        lay = self.layout
+        if not lay.is_linear.any():
+            return self.marks.price
+        return np.where(lay.is_linear, self.marks.notional, self.marks.price)
+
+    @cached_property
+    def gross_exposure(self) -> FloatArray:
+        """Sum over positions of ``|q delta S|`` in the numeraire, ``(B,)``."""
+        return np.abs(self.positions * self.marks.delta * self.marks.notional).sum(axis=1)
+
+    @cached_property
+    def leverage(self) -> FloatArray:
+        eq = self.equity
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lev = self.gross_exposure / eq
+        return np.where(eq > 0.0, lev, np.inf)
+
+    @cached_property
+    def drawdown(self) -> FloatArray:
+        peak = self.peak
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dd = 1.0 - self.equity / peak
+        return np.where(peak > 0.0, np.maximum(dd, 0.0), 0.0)
+
+    @cached_property
+    def price_age(self) -> FloatArray | float:
+        pt = self.market.price_t
+        if pt is None:
+            return 0.0 if self.observed_t is None else max(self.t_s - self.observed_t, 0.0)
+        return np.maximum(self.t_s - np.asarray(pt, dtype=np.float64), 0.0)
+
+    @cached_property
+    def oracle_deviation(self) -> FloatArray | float:
+        if self.market.oracle is None:
+            return 0.0
+        dev = np.abs(self.market.oracle / self.market.spot - 1.0)
+        return dev.max(axis=1)
+
+    def funding(self, col: int) -> FloatArray | float:
+        f = self.market.funding
+        if f is None:
+            return float(self.layout.costs.funding[col])
+        f = np.asarray(f)
+        return float(f[col]) if f.ndim == 1 else f[:, col]

@@ -1,0 +1,200 @@
+"""From desired trades to child orders: min trade, split, rolling budget, cost limits.
+
+A decision opens a *parent* order per path and instrument (the whole trade). Each step the
+parent releases *children*: without ``split`` the whole remainder at once; with ``split SIZE
+every PERIOD`` children of at most SIZE, one per PERIOD, so a step longer than the period
+releases ``floor(step / period)`` of them at that step. Fills reduce the parent; a child that
+gets no fill at all (or is refused) cancels its parent, and the triggers decide afresh.
+
+``min trade`` applies when a parent opens: legs smaller than it (valued at the underlying's
+spot) are dropped. The other cost rules act on children (see ``costs.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .layout import Layout
+from .triggers import SPLIT
+from .valuation import Marks
+
+__all__ = ["OrderBook", "RollingBuckets", "estimate_cost", "fill_slippage"]
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+_BUCKETS = 24
+_TINY = 1e-12
+
+
+class RollingBuckets:
+    """Per-path sums over trailing time windows, in a ring of fixed-width time buckets."""
+
+    def __init__(self, batch: int, windows: tuple[float, ...]) -> None:
+        self.width = min(windows) / _BUCKETS
+        self.n = math.ceil(max(windows) / self.width) + 1
+        self.buckets = np.zeros((batch, self.n))
+        self.k: int | None = None
+
+    def _advance(self, t_s: float) -> int:
+        k = math.floor(t_s / self.width + 1e-9)
+        if self.k is None:
+            self.k = k
+        elif k > self.k:
+            if k - self.k >= self.n:
+                self.buckets[:] = 0.0
+            else:
+                for j in range(self.k + 1, k + 1):
+                    self.buckets[:, j % self.n] = 0.0
+            self.k = k
+        return self.k
+
+    def add(self, t_s: float, values: FloatArray) -> None:
+        k = self._advance(t_s)
+        self.buckets[:, k % self.n] += values
+
+    def total(self, t_s: float, window_s: Any) -> FloatArray:
+        """Sum over the last ``window_s`` seconds (scalar or per path)."""
+        k = self._advance(t_s)
+        w = np.asarray(window_s, dtype=np.float64)
+        if w.ndim == 0:
+            nw = min(math.ceil(float(w) / self.width - 1e-9), self.n)
+            idx = (k - np.arange(max(nw, 1))) % self.n
+            return self.buckets[:, idx].sum(axis=1)
+        nw = np.minimum(np.ceil(w / self.width - 1e-9), self.n).astype(np.intp)
+        lags = (k - np.arange(self.n)) % self.n
+        cum = np.cumsum(self.buckets[:, lags], axis=1)
+        return cum[np.arange(w.size), np.maximum(nw, 1) - 1]
+
+
+def fill_slippage(layout: Layout, qty: FloatArray, price: FloatArray) -> FloatArray:
+    """Slippage fraction of each leg: fixed venue slippage plus size impact, ``(B, I)``."""
+    c = layout.costs
+    slip = c.slippage + np.abs(qty) * c.impact_units
+    if c.impact_notional:
+        slip = slip + np.abs(qty) * price * c.impact_notional
+    return slip
+
+
+def estimate_cost(layout: Layout, qty: FloatArray, price: FloatArray, gas_ccy: Any) -> FloatArray:
+    """Fees plus slippage plus gas the venue would charge for ``qty`` ``(B, I)``, numeraire
+    ``(B,)``."""
+    trade_value = np.abs(qty) * price
+    frac = layout.costs.fee + fill_slippage(layout, qty, price)
+    cost = (trade_value * frac).sum(axis=1)
+    if layout.costs.gas_eth > 0.0:
+        cost = cost + np.where(_any_cols(qty != 0.0), gas_ccy, 0.0)
+    return cost
+
+
+class OrderBook:
+    """Pending parent orders per path and hedge instrument ``(B, H)``, and the child rule.
+
+    Without any ``split`` (in the base costs or a mode) there is nothing to keep between steps:
+    a decision's trade goes out whole as one immediate-or-cancel child and what does not fill
+    is dropped. With ``split`` the parent persists until filled, refused or unfillable.
+    """
+
+    def __init__(self, hedge_cols: NDArray[np.intp], batch: int, splits: bool) -> None:
+        self.hedge_cols = hedge_cols
+        self.batch = batch
+        h = hedge_cols.size
+        self.splits = splits
+        self.parent = np.zeros((batch, h), order="F")
+        self.parent_reason = np.zeros(batch, dtype=np.int8)
+        self.started = np.zeros(batch, dtype=bool)
+        self.last_child = np.full(batch, -np.inf)
+        self.prev_t: float | None = None
+        self.any_pending = False
+        self._zero_child = np.zeros((batch, h), order="F")
+        self._zero_reason = np.zeros(batch, dtype=np.int8)
+
+    def pending(self) -> BoolArray | None:
+        """Paths with a parent still being worked (None when there are none at all)."""
+        if not self.any_pending:
+            return None
+        return _any_cols(self.parent != 0.0)
+
+    def open(self, fire: BoolArray, trades: FloatArray, reason: NDArray[np.int8], min_trade: Any,
+             marks: Marks) -> None:
+        """Make ``trades`` (hedge space, zero off ``fire``) the parent of every firing path,
+        dropping legs below ``min_trade`` (numeraire, valued at the underlying's spot)."""
+        if not (isinstance(min_trade, float) and min_trade == 0.0):
+            mt = np.asarray(min_trade, dtype=np.float64)
+            value = np.abs(trades) * marks.notional[:, self.hedge_cols]
+            trades = np.where(value < (mt[:, None] if mt.ndim else mt), 0.0, trades)
+        if not self.splits:
+            self.parent = trades
+            self.parent_reason = reason
+            self.any_pending = True
+            return
+        f = fire[:, None]
+        self.parent = np.where(f, trades, self.parent)
+        self.parent_reason = np.where(fire, reason, self.parent_reason).astype(np.int8)
+        self.started &= ~fire
+        self.any_pending = bool(self.parent.any())
+
+    def release(self, t_s: float, size_ccy: Any, every_s: Any, marks: Marks
+                ) -> tuple[FloatArray, NDArray[np.int8]]:
+        """Children due now ``(B, H)`` and their reason codes ``(B,)``."""
+        dt_step = 0.0 if self.prev_t is None else t_s - self.prev_t
+        self.prev_t = t_s
+        if not self.any_pending:
+            return self._zero_child, self._zero_reason
+        if not self.splits:
+            child, reason = self.parent, self.parent_reason
+            self.parent = self._zero_child
+            self.any_pending = False
+            has = _any_cols(child != 0.0)
+            return child, reason * has.view(np.int8)
+        no_split = isinstance(size_ccy, float) and math.isnan(size_ccy)
+        if no_split:
+            child = self.parent.copy()
+        else:
+            size = np.asarray(size_ccy, dtype=np.float64)
+            every = np.asarray(every_s, dtype=np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                since = np.floor((t_s - self.last_child + 1e-6) / every)
+                per_step = np.maximum(np.floor(dt_step / every + 1e-9), 1.0)
+            # since is +inf before the first child, so a fresh path gets per_step children.
+            n = np.where(np.isnan(size) | (every <= 0), np.inf, np.minimum(since, per_step))
+            budget = n * size
+            with np.errstate(invalid="ignore"):
+                budget = np.where(np.isnan(budget), np.inf, budget)
+            lim = (budget[:, None] if budget.ndim else budget) / marks.notional[:, self.hedge_cols]
+            child = np.sign(self.parent) * np.minimum(np.abs(self.parent), lim)
+        has = _any_cols(child != 0.0)
+        reason = np.where(self.started, np.int8(SPLIT), self.parent_reason).astype(np.int8)
+        reason *= has.view(np.int8)
+        self.started |= has
+        np.putmask(self.last_child, has, t_s)
+        return child, reason
+
+    def cancel(self, paths: BoolArray) -> None:
+        """Drop the parents of ``paths`` (refused, halted, stopped)."""
+        if self.any_pending and self.splits:
+            self.parent = np.where(paths[:, None], 0.0, self.parent)
+            self.any_pending = bool(self.parent.any())
+
+    def filled(self, sent: FloatArray, qty: FloatArray) -> None:
+        """Reduce parents by fills; a sent child with no fill at all cancels its parent."""
+        if not (self.any_pending and self.splits):
+            return
+        rest = self.parent - qty
+        rest[np.abs(rest) <= _TINY * (1.0 + np.abs(qty))] = 0.0
+        dead = _any_cols(sent != 0.0) & ~_any_cols(qty != 0.0)
+        self.parent = np.where(dead[:, None], 0.0, rest)
+        self.any_pending = bool(self.parent.any())
+
+
+def _any_cols(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Row-wise any over a few columns, column by column (fast for F-ordered arrays)."""
+    if mask.shape[1] == 1:
+        return mask[:, 0]
+    out = mask[:, 0] | mask[:, 1]
+    for j in range(2, mask.shape[1]):
+        out |= mask[:, j]
+    return out

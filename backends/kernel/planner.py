@@ -1,0 +1,319 @@
+"""The decision kernel: one pure planner shared by every backend, over a batch of paths.
+
+```python
+kernel = Kernel.build(strategy, venue, batch)        # compile everything once
+kernel.observe(t_s, spot)                            # price history (realized vol, price_age)
+marks = kernel.mark(t_s, market)                     # prices and greeks, for equity
+dec = kernel.decide(t_s, market, book, marks)        # plan + cost limits + risk gate
+kernel.record(dec, fills)                            # budgets, order counts, cooldowns
+```
+
+The simulation calls it across all paths at once; live backends with a batch of one. Each step
+``decide`` evaluates halts, modes and targets, fires triggers, solves the targets for the hedge
+trades, opens parent orders, releases the children due, applies cost limits and the risk gate,
+and returns a :class:`Decision`. Everything a spec does not use is left out at build time, so
+a step pays only for the features the spec has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rebal.compiler import ir
+
+from .context import MarketView, PortfolioView, StepContext
+from .costs import CostRules
+from .evaluator import Needs, as_mask, compile_expr
+from .gate import Gate
+from .history import PriceHistory
+from .layout import Layout, build_layout
+from .modes import build_settings
+from .orders import OrderBook, RollingBuckets
+from .targets import Solution, TargetSet, build_targets
+from .triggers import REASONS, TriggerState
+from .valuation import Marks, Valuer
+
+__all__ = ["Decision", "Fills", "Kernel"]
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+
+@dataclass(frozen=True, eq=False)
+class Decision:
+    """What the kernel wants sent at one step, and why; arrays over the batch.
+
+    ``orders`` are signed quantities ``(B, I)`` in units of each instrument's underlying (only
+    hedge columns are ever non-zero; ``hedge_orders`` is the same over ``hedge_cols``).
+    ``limit_price`` is the worst acceptable price per order (mid moved by ``max slippage``; nan
+    where there is no order, None when the spec sets no ``max slippage`` at all).
+    ``reason`` indexes :data:`REASONS` (``mode`` reasons name the path's ``mode``);
+    ``refused`` indexes ``refusal_names`` (0: nothing refused). ``measure``, ``center``,
+    ``band_lo``, ``band_hi`` are per target row ``(B, K)``; ``unmet`` flags rows a solve could
+    not bring inside their band.
+    """
+
+    t_s: float
+    hedge_orders: FloatArray
+    hedge_cols: NDArray[np.intp]
+    limit_price: FloatArray | None
+    reason: NDArray[np.int8]
+    triggered: BoolArray
+    mode: NDArray[np.intp] | None
+    halted: BoolArray
+    refused: NDArray[np.int16]
+    unmet_rows: BoolArray | None
+    rows: Solution
+    est_cost: FloatArray | None
+    any_orders: bool
+    marks: Marks
+
+    @cached_property
+    def orders(self) -> FloatArray:
+        b = self.hedge_orders.shape[0]
+        out = np.zeros((b, self.marks.layout.n_instruments), order="F")
+        out[:, self.hedge_cols] = self.hedge_orders
+        return out
+
+    @cached_property
+    def measure(self) -> FloatArray:
+        return self.rows.stack("measure")
+
+    @cached_property
+    def center(self) -> FloatArray:
+        return self.rows.stack("center")
+
+    @cached_property
+    def band_lo(self) -> FloatArray:
+        return self.rows.stack("lo")
+
+    @cached_property
+    def band_hi(self) -> FloatArray:
+        return self.rows.stack("hi")
+
+    @cached_property
+    def unmet(self) -> BoolArray:
+        if self.unmet_rows is not None:
+            return self.unmet_rows
+        return np.zeros((self.hedge_orders.shape[0], len(self.rows.measure)), dtype=bool)
+
+    def reason_name(self, path: int, mode_names: tuple[str, ...]) -> str:
+        """The reason of ``path``'s order as text: breach, clock, split or mode:<name>."""
+        code = int(self.reason[path])
+        if REASONS[code] == "mode" and self.mode is not None:
+            return f"mode:{mode_names[int(self.mode[path])]}"
+        return REASONS[code]
+
+
+@dataclass(frozen=True, eq=False)
+class Fills:
+    """What the venue did with a decision: filled quantities over the hedge columns ``(B, H)``
+    and total cost (fees + slippage + gas, numeraire, positive = paid) per path ``(B,)``."""
+
+    qty: FloatArray
+    cost: FloatArray
+    filled: BoolArray | None = None  # (B,) any leg filled; derived from qty when None
+
+    def any_filled(self) -> BoolArray:
+        """Paths where at least one leg filled."""
+        return self.filled if self.filled is not None else _any_rows(self.qty)
+
+
+class Kernel:
+    """The compiled planner for one strategy on one venue and batch size."""
+
+    def __init__(self, strategy: ir.Strategy, layout: Layout, batch: int, *,
+                 reuse_buffers: bool = False) -> None:
+        self.strategy = strategy
+        self.layout = layout
+        self.batch = batch
+        self.history = PriceHistory(batch)
+        needs = Needs()
+        self.refusal_names: list[str] = [""]
+        self.modes, self.settings = build_settings(strategy, layout, self.history, needs, batch)
+        self.targets: TargetSet = build_targets(strategy, layout, self.history, needs, batch)
+        self.halts = [compile_expr(h, layout, self.history, needs) for h in strategy.risk.halt_when]
+        self.gate = Gate(strategy, layout, self.refusal_names)
+        self.costs = CostRules(layout, self.settings, batch, self.refusal_names,
+                               gate_needs_cost=self.gate.max_leverage is not None
+                               or self.gate.buffer is not None)
+        self.order_counts: RollingBuckets | None = None
+        if self.gate.max_orders is not None:
+            self.order_counts = RollingBuckets(batch, (self.gate.max_orders[1],))
+        self.valuer = Valuer(layout, gamma=needs.gamma, vega=needs.vega, theta=needs.theta,
+                             reuse_buffers=reuse_buffers)
+        self.triggers = TriggerState(batch, self.settings)
+        self.hedge_cols = self.targets.hedge_cols
+        splits = strategy.costs.split is not None or any(
+            m.costs.split is not None for m in strategy.modes)
+        self.book = OrderBook(self.hedge_cols, batch, splits)
+        self.splits = splits
+        self.peak = np.full(batch, -np.inf)
+        self.track_peak = needs.drawdown
+        self.halted = np.zeros(batch, dtype=bool)
+        self.stopped = np.zeros(batch, dtype=bool)
+        self._any_blocked = False
+        self._slip = self.settings.max_slippage
+        self._has_limit = self._slip.present()
+        self._max_funding_code = self.costs.codes.get("max funding", -1)
+        self._refused0 = np.zeros(batch, dtype=np.int16)
+        self.mode_names = self.modes.names
+        self.row_labels = tuple(r.label for r in self.targets.rows)
+
+    @classmethod
+    def build(cls, strategy: ir.Strategy, venue: ir.Venue | str | None, batch: int, *,
+              epoch_s: float | None = None, reuse_buffers: bool = False) -> Kernel:
+        """Precompute everything for ``strategy`` on ``venue`` (a name or an IR venue).
+
+        ``reuse_buffers`` lets ``mark`` write into two alternating sets of arrays (a step
+        loop's choice: each Marks then stays valid until the next-but-one ``mark``)."""
+        if isinstance(venue, str):
+            venue = strategy.venue(venue)
+        return cls(strategy, build_layout(strategy, venue, epoch_s=epoch_s), batch,
+                   reuse_buffers=reuse_buffers)
+
+    # ------------------------------------------------------------------ inputs
+
+    def observe(self, t_s: float, spot: FloatArray) -> None:
+        """Record spots seen at ``t_s`` (for realized vol and price age)."""
+        self.history.observe(t_s, spot)
+
+    def mark(self, t_s: float, market: MarketView) -> Marks:
+        """Prices and greeks of every instrument at ``t_s``."""
+        return self.valuer.mark(t_s, market.spot, market.vol)
+
+    def stop(self, paths: BoolArray) -> None:
+        """Stop trading on ``paths`` for good (e.g. liquidated); pending parents are dropped."""
+        self.stopped |= paths
+        self.book.cancel(paths)
+        self._any_blocked = bool(self.stopped.any() or self.halted.any())
+
+    def resume(self, paths: BoolArray | None = None) -> None:
+        """Operator action: clear the sticky halt on ``paths`` (all when None)."""
+        if paths is None:
+            self.halted[:] = False
+        else:
+            self.halted[paths] = False
+        self._any_blocked = bool(self.stopped.any() or self.halted.any())
+
+    # ------------------------------------------------------------------ the step
+
+    def decide(self, t_s: float, market: MarketView, book: PortfolioView,
+               marks: Marks | None = None) -> Decision:
+        """Plan, limit and gate this step's orders."""
+        if marks is None:
+            marks = self.mark(t_s, market)
+        if self.track_peak:
+            np.maximum(self.peak, book.equity, out=self.peak)
+        ctx = StepContext(t_s, self.layout, market, book, marks, self.peak, self.history.last_t)
+        b = self.batch
+        if self.halts:
+            for cond in self.halts:
+                self.halted |= as_mask(cond(ctx), b)
+            if self.halted.any():
+                self._any_blocked = True
+                self.book.cancel(self.halted)
+        mode = self.modes.active(ctx)
+        sol = self.targets.evaluate(ctx)
+
+        blocked: BoolArray | None = None
+        if self._any_blocked:
+            blocked = self.stopped | self.halted
+        pending = self.book.pending()
+        if pending is not None:
+            blocked = pending if blocked is None else blocked | pending
+        fire, reason = self.triggers.fire(ctx, mode, sol.breach, blocked)
+
+        unmet: BoolArray | None = None
+        s = self.settings
+        if fire.any():
+            d = self.targets.desired_change(sol)
+            x, unmet = self.targets.solve(ctx, sol, d, fire)
+            self.book.open(fire, x, reason, s.min_trade(ctx, mode), marks)
+        split = s.split_size(ctx, mode)
+        child, child_reason = self.book.release(
+            t_s, split, s.split_every_s(ctx, mode) if not _is_nan(split) else 0.0, marks)
+        refused = self._refused0
+        est: FloatArray | None = None
+        any_orders = bool(child_reason.any())
+        if any_orders and (self.costs.active or self.gate.active):
+            child, child_reason, refused, est = self._limits(ctx, mode, book, child, child_reason)
+            any_orders = bool(child_reason.any())
+
+        limit = None
+        if self._has_limit:
+            limit = self._limit_price(ctx, mode, child, marks)
+        return Decision(
+            t_s=t_s, hedge_orders=child, hedge_cols=self.hedge_cols, limit_price=limit,
+            reason=child_reason, triggered=fire, mode=mode,
+            halted=self.halted.copy() if self.halts else self.halted, refused=refused,
+            unmet_rows=unmet, rows=sol, est_cost=est, any_orders=any_orders, marks=marks,
+        )
+
+    def _limits(self, ctx: StepContext, mode: Any, book: PortfolioView, child: FloatArray,
+                reason: NDArray[np.int8]) -> tuple[FloatArray, NDArray[np.int8],
+                                                   NDArray[np.int16], FloatArray]:
+        """Cost limits then the risk gate on this step's children (hedge space in and out)."""
+        full = np.zeros((self.batch, self.layout.n_instruments), order="F")
+        full[:, self.hedge_cols] = child
+        full, refused, est = self.costs.apply(ctx, mode, full)
+        if self.gate.active:
+            recent = None
+            if self.order_counts is not None:
+                recent = self.order_counts.total(ctx.t_s, self.gate.max_orders[1])  # type: ignore[index]
+            code = self.gate.check(book.positions, full, ctx.marks, book.equity, est, recent)
+            refused = np.where(refused == 0, code, refused).astype(np.int16)
+        child = full[:, self.hedge_cols]
+        stop = (refused != 0) & (refused != self._max_funding_code)
+        if stop.any():
+            child = np.where(stop[:, None], 0.0, child)
+            est = np.where(stop, 0.0, est)
+            self.book.cancel(stop)
+        has = _any_rows(child)
+        reason = (reason * has.view(np.int8)).astype(np.int8)
+        return child, reason, refused, est
+
+    def _limit_price(self, ctx: StepContext, mode: Any, child: FloatArray, marks: Marks
+                     ) -> FloatArray:
+        slip = self._slip(ctx, mode)
+        s = np.asarray(slip, dtype=np.float64)
+        s = np.where(np.isnan(s), np.inf, s)
+        s = s[:, None] if s.ndim else s
+        price = marks.price[:, self.hedge_cols]
+        out = price * (1.0 + np.sign(child) * s)
+        return np.where(child == 0.0, np.nan, out)
+
+    def record(self, dec: Decision, fills: Fills) -> None:
+        """Account for what happened to ``dec``: cooldowns, parents, budgets, order counts."""
+        if not dec.any_orders:
+            return
+        if self.triggers.has_cooldown:
+            self.triggers.traded(dec.t_s, fills.any_filled())
+        self.book.filled(dec.hedge_orders, fills.qty)
+        self.costs.spent(dec.t_s, fills.cost)
+        if self.order_counts is not None:
+            sent = (dec.hedge_orders != 0.0).sum(axis=1).astype(np.float64)
+            self.order_counts.add(dec.t_s, sent)
+
+    # ------------------------------------------------------------------ names
+
+    def refusal_counts(self, refused: NDArray[np.int16]) -> dict[str, int]:
+        """Count refusals by limit name in an array of codes."""
+        counts = np.bincount(refused.ravel(), minlength=len(self.refusal_names))
+        return {self.refusal_names[i]: int(n) for i, n in enumerate(counts) if i and n}
+
+
+def _any_rows(a: FloatArray) -> BoolArray:
+    out = a[:, 0] != 0.0
+    for j in range(1, a.shape[1]):
+        out |= a[:, j] != 0.0
+    return out
+
+
+def _is_nan(v: Any) -> bool:
+    return isinstance(v, float) and v != v

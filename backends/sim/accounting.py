@@ -1,0 +1,233 @@
+"""Settle-currency accounting for the simulation, across all paths at once.
+
+Conventions (all amounts in the strategy's numeraire; USD, USDT and USDC at par):
+
+* Cash starts at ``capital - book_value0``: the book's positions are part of the starting
+  position, so equity at t0 equals capital (premium received for short options is cash).
+* Cash earns the venue ``rate`` continuously (a negative balance pays it).
+* Spot, non-par cash and options carry value: equity counts them at their marks (options by
+  Black–Scholes at the model's current vol). Perps and futures carry none: their price changes
+  are settled into cash every step (variation margin), so equity is always
+  ``cash + sum(q x mark)`` over value-carrying instruments.
+* Funding on perps is paid every step on the position held over the step, at its notional at
+  the step's end: ``rate x dt x q x S`` (positive rate: longs pay).
+* Options settle in cash at expiry (intrinsic value at the first step on or after expiry), and
+  futures at their last mark; the simulation runs on to the horizon.
+* A fill pays the venue fee and slippage as fractions of the mark: buys at
+  ``mark x (1 + s)``, sells at ``mark x (1 - s)``, ``s = slippage + impact x size``. A limit
+  (from ``max slippage``) caps ``s``: the order fills only up to the size whose slippage stays
+  within the limit (an IOC order). Gas is one transaction per path and step that trades.
+* Liquidation: when equity falls to ``maintenance margin x gross notional`` of perps and
+  futures (to 0 with no maintenance margin), all perps and futures are closed at the
+  liquidation price, i.e. equity is set to that threshold (a gap beyond it is not charged),
+  and the path stops trading.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rebal.backends.kernel import SECONDS_PER_YEAR, Decision, Fills, Layout, Marks
+
+__all__ = ["Accounts"]
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+
+class Accounts:
+    """Cash, positions and what was paid, per path."""
+
+    def __init__(self, layout: Layout, paths: int, capital: float, book_value0: FloatArray,
+                 marks0: Marks) -> None:
+        self.layout = layout
+        self.paths = paths
+        n = layout.n_instruments
+        self.positions = np.asfortranarray(np.tile(layout.book, (paths, 1)))
+        self.cash = capital - book_value0
+        self.fees = np.zeros(paths)
+        self.slippage = np.zeros(paths)
+        self.gas = np.zeros(paths)
+        self.funding = np.zeros(paths)
+        self.fills = np.zeros(paths)
+        self.liquidated = np.zeros(paths, dtype=bool)
+        self._value_list = [int(c) for c in np.flatnonzero(layout.carries_value
+                                                           & ~layout.is_par_cash)]
+        self._lin = [int(c) for c in np.flatnonzero(layout.is_linear)]
+        self._lin_asset = [int(layout.underlying[c]) for c in self._lin]
+        self._funded = [(c, int(layout.underlying[c]), float(layout.costs.funding[c]))
+                        for c in range(n) if layout.kinds[c] == "perp"
+                        and layout.costs.funding[c] != 0.0]
+        self._any_funding = bool(self._funded)
+        self._lin_price = [marks0.price[:, c].copy() for c in self._lin]
+        expiries = np.concatenate([layout.opt_expiry_s, layout.fut_expiry_s])
+        self._next_expiry = float(expiries.min()) if expiries.size else np.inf
+        self._trade_cols = np.flatnonzero(~layout.is_par_cash)
+        self._settled_opt = np.zeros(layout.opt_cols.size, dtype=bool)
+        self._settled_fut = np.zeros(layout.fut_cols.size, dtype=bool)
+        self._rate = layout.costs.rate
+        self._fee = layout.costs.fee
+        self._carries = layout.carries_value & ~layout.is_par_cash
+        self._gas = layout.costs.gas_eth > 0.0 and layout.costs.gas_asset >= 0
+        self._tmp = np.empty(paths)
+        self._equity = np.empty(paths)
+        self._cost = np.empty(paths)
+
+    # ------------------------------------------------------------------ between steps
+
+    def carry(self, dt_s: float, marks: Marks) -> None:
+        """Interest, variation margin and funding over the step that ended at ``marks``."""
+        dt_y = dt_s / SECONDS_PER_YEAR
+        if self._rate != 0.0:
+            self.cash *= np.exp(self._rate * dt_y)
+        if not self._lin:
+            return
+        cash, q, price, tmp = self.cash, self.positions, marks.price, self._tmp
+        for j, c in enumerate(self._lin):
+            p = price[:, c]
+            np.subtract(p, self._lin_price[j], out=tmp)
+            tmp *= q[:, c]
+            cash += tmp
+            self._lin_price[j] = p  # valid until the next-but-one mark (reused buffers)
+        if self._any_funding:
+            for c, a, rate in self._funded:
+                paid = q[:, c] * marks.spot[:, a]
+                paid *= rate * dt_y
+                cash -= paid
+                self.funding += paid
+
+    def settle_expiries(self, t_s: float, marks: Marks) -> None:
+        """Cash-settle options and futures whose expiry is at or before ``t_s``."""
+        if t_s + 1e-6 < self._next_expiry:
+            return
+        lay = self.layout
+        due = (lay.opt_expiry_s <= t_s + 1e-6) & ~self._settled_opt
+        for k in np.flatnonzero(due):
+            col, a = lay.opt_cols[k], lay.opt_asset[k]
+            s = marks.spot[:, a]
+            w = 1.0 if lay.opt_call[k] else -1.0
+            payoff = np.maximum(w * (s - lay.opt_strike[k]), 0.0)
+            self.cash += self.positions[:, col] * payoff
+            self.positions[:, col] = 0.0
+            self._settled_opt[k] = True
+        due_f = (lay.fut_expiry_s <= t_s + 1e-6) & ~self._settled_fut
+        for k in np.flatnonzero(due_f):
+            self.positions[:, lay.fut_cols[k]] = 0.0  # variation margin already settled it
+            self._settled_fut[k] = True
+        left = np.concatenate([lay.opt_expiry_s[~self._settled_opt],
+                               lay.fut_expiry_s[~self._settled_fut]])
+        self._next_expiry = float(left.min()) if left.size else np.inf
+
+    def equity(self, marks: Marks) -> FloatArray:
+        """Cash plus the marks of value-carrying positions, ``(B,)``; the array is reused by the
+        next call."""
+        out, q, price = self._equity, self.positions, marks.price
+        if not self._value_list:
+            np.copyto(out, self.cash)
+            return out
+        for k, c in enumerate(self._value_list):
+            if k == 0:
+                np.multiply(q[:, c], price[:, c], out=out)
+            else:
+                np.multiply(q[:, c], price[:, c], out=self._tmp)
+                out += self._tmp
+        out += self.cash
+        return out
+
+    def liquidate(self, marks: Marks, equity: FloatArray) -> BoolArray | None:
+        """Close perps/futures on paths at or below maintenance; returns the newly liquidated
+        paths (None when there are none)."""
+        if not self._lin:
+            return None
+        mm = self.layout.costs.maintenance_margin
+        q = self.positions
+        if mm == 0.0:
+            if not (equity <= 0.0).any():
+                return None
+            threshold: Any = np.zeros(self.paths)
+            gross = np.zeros(self.paths)
+            for c in self._lin:
+                gross += np.abs(q[:, c])
+        else:
+            gross = np.zeros(self.paths)
+            for c, a in zip(self._lin, self._lin_asset, strict=True):
+                gross += np.abs(q[:, c]) * marks.spot[:, a]
+            threshold = mm * gross
+            if not (equity <= threshold).any():
+                return None
+        hit = (gross > 0.0) & (equity <= threshold) & ~self.liquidated
+        if not hit.any():
+            return None
+        self.cash[hit] += threshold[hit] - equity[hit]
+        equity[hit] = threshold[hit]
+        for c in self._lin:
+            self.positions[hit, c] = 0.0
+        self.liquidated |= hit
+        return hit
+
+    # ------------------------------------------------------------------ fills
+
+    def execute(self, dec: Decision, marks: Marks, gas_ccy: Any) -> Fills:
+        """Fill ``dec``'s orders at the marks plus slippage, within the limit price; pay costs."""
+        lay = self.layout
+        c = lay.costs
+        q_all = dec.hedge_orders
+        limits = dec.limit_price
+        filled = np.empty_like(q_all)
+        fee_cost: Any = 0.0
+        slip_cost: Any = 0.0
+        any_fill: Any = False
+        for j, col in enumerate(dec.hedge_cols):
+            q = q_all[:, j]
+            if lay.is_par_cash[col]:
+                filled[:, j] = 0.0  # the cash balance itself: nothing to fill
+                continue
+            p = marks.price[:, col]
+            k_imp = c.impact_units[col]
+            slip: Any = c.slippage
+            impact = k_imp or c.impact_notional
+            if impact:
+                slip = slip + np.abs(q) * (k_imp + c.impact_notional * p)
+            if limits is not None:
+                with np.errstate(invalid="ignore"):
+                    room = np.abs(limits[:, j] / p - 1.0)
+                if impact:
+                    k = k_imp + c.impact_notional * p
+                    cap = np.maximum((room - c.slippage) / k, 0.0)
+                    q = np.where(np.isnan(room), 0.0, np.sign(q) * np.minimum(np.abs(q), cap))
+                    slip = c.slippage + np.abs(q) * k
+                else:
+                    q = np.where(slip <= room + 1e-12, q, 0.0)  # nan room: no order
+            filled[:, j] = q
+            traded = np.abs(q, out=self._tmp)
+            traded *= p
+            if self._fee:
+                fee_cost = fee_cost + traded * self._fee
+            if impact or c.slippage:
+                slip_cost = slip_cost + traded * slip
+            if self._carries[col]:
+                np.multiply(q, p, out=self._tmp)
+                self.cash -= self._tmp
+            self.positions[:, col] += q
+            nz = q != 0.0
+            np.add(self.fills, nz, out=self.fills)
+            any_fill = nz if isinstance(any_fill, bool) else (any_fill | nz)
+        cost: Any = fee_cost + slip_cost
+        if self._gas:
+            gas = np.where(any_fill, gas_ccy, 0.0)
+            self.gas += gas
+            cost = cost + gas
+        if not isinstance(fee_cost, float):
+            self.fees += fee_cost
+        if not isinstance(slip_cost, float):
+            self.slippage += slip_cost
+        if isinstance(cost, float):
+            cost = np.zeros(self.paths)
+        else:
+            self.cash -= cost
+        if isinstance(any_fill, bool):
+            any_fill = np.zeros(self.paths, dtype=bool)
+        return Fills(qty=filled, cost=cost, filled=any_fill)

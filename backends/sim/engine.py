@@ -1,0 +1,314 @@
+"""The simulation engine: Monte Carlo paths through the shared decision kernel.
+
+``simulate(strategy, venue_name)`` drives a market model (``models.py``) step by step across all
+paths at once; at every step it lets the kernel mark the instruments, carries cash, funding and
+variation margin (``accounting.py``), checks liquidation, asks the kernel for a decision and
+fills it. Only per-path running figures are kept, so memory is flat in the number of steps
+unless sample paths are asked for.
+
+Time grid: ``t_k = k x step`` for ``k = 0..steps`` with ``steps = horizon / step``; t = 0 is UTC
+midnight of the venue's ``start`` (today when absent). The kernel decides at ``t_0 .. t_{N-1}``;
+``t_N`` is only marked. Metrics:
+
+* ``pnl``: final equity minus initial equity (= capital);
+* ``fees``, ``slippage``, ``gas``, ``funding``: paid over the run (positive = paid);
+* ``trades``: fills (child orders), ``rebalances``: decisions whose first child filled;
+* ``tracking_error``: RMS over ``t_1..t_N`` of the first target row's measure minus its
+  center, measured before that step's trade (how far the book drifts between actions);
+* ``max_drawdown``: the largest fall of equity from its running peak, as a fraction of the peak.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rebal.backends.kernel import SECONDS_PER_YEAR, Kernel, MarketView, PortfolioView
+from rebal.backends.kernel.triggers import SPLIT
+from rebal.compiler import ir
+
+from .accounting import Accounts
+from .models import make_model
+
+__all__ = ["SamplePaths", "SimResult", "SimulationError", "simulate"]
+
+log = logging.getLogger(__name__)
+FloatArray = NDArray[np.float64]
+
+
+class SimulationError(Exception):
+    """The strategy cannot be simulated on that venue (a user error, with the reason)."""
+
+
+@dataclass(frozen=True)
+class SamplePaths:
+    """Full histories of the first ``k`` paths (only when ``sample_paths > 0``)."""
+
+    t_s: np.ndarray  # (steps+1,)
+    spot: np.ndarray  # (k, steps+1, A)
+    measure: np.ndarray  # (k, steps+1) first target row's measure, before trading
+    band_lo: np.ndarray  # (k, steps+1)
+    band_hi: np.ndarray  # (k, steps+1)
+    equity: np.ndarray  # (k, steps+1)
+    trades: list[tuple[int, int, str, float, str]]  # (path, step, instrument, qty, reason)
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """Per-path outcomes of one simulation run (arrays of length ``paths``)."""
+
+    strategy: str
+    venue: str
+    paths: int
+    steps: int
+    seed: int
+    assets: tuple[str, ...]
+    numeraire: str
+    target_unit: str
+    book_value0: float
+    elapsed_s: float
+    pnl: np.ndarray
+    fees: np.ndarray
+    slippage: np.ndarray
+    gas: np.ndarray
+    funding: np.ndarray
+    trades: np.ndarray
+    rebalances: np.ndarray
+    tracking_error: np.ndarray
+    max_drawdown: np.ndarray
+    liquidated: np.ndarray
+    halted: np.ndarray
+    refusals: dict[str, int]
+    samples: SamplePaths | None
+
+
+def _sim_venue(strategy: ir.Strategy, venue_name: str) -> tuple[ir.Venue, ir.SimConfig]:
+    try:
+        venue = strategy.venue(venue_name)
+    except KeyError:
+        names = ", ".join(v.name for v in strategy.venues) or "none"
+        raise SimulationError(f"strategy {strategy.name} has no venue {venue_name!r} "
+                              f"(venues: {names})") from None
+    if not isinstance(venue.config, ir.SimConfig):
+        raise SimulationError(f"venue {venue_name!r} runs via {venue.backend}, not via sim")
+    return venue, venue.config
+
+
+def _build_model(cfg: ir.SimConfig, assets: tuple[str, ...]) -> Any:
+    by_name = {a.asset: a for a in cfg.assets}
+    missing = [a for a in assets if a not in by_name]
+    if missing:
+        raise SimulationError(f"the sim venue gives no spot for {', '.join(missing)}")
+    rows = [by_name[a] for a in assets]
+    n = len(assets)
+    corr = np.eye(n)
+    for c in cfg.correlations:
+        if c.a in assets and c.b in assets:
+            i, j = assets.index(c.a), assets.index(c.b)
+            corr[i, j] = corr[j, i] = float(c.rho)
+    heston = []
+    for r in rows:
+        h: dict[str, float] = {}
+        if r.mean_reversion is not None:
+            h["mean_reversion"] = float(r.mean_reversion)
+        if r.vol_of_vol is not None:
+            h["vol_of_vol"] = float(r.vol_of_vol)
+        if r.vol_correlation is not None:
+            h["vol_correlation"] = float(r.vol_correlation)
+        heston.append(h)
+    replay: Any = None
+    if cfg.model == "replay":
+        if cfg.replay_file is None:
+            raise SimulationError("model replay needs a CSV file")
+        replay = Path(cfg.replay_file)
+        if not replay.exists():
+            raise SimulationError(f"replay file not found: {cfg.replay_file}")
+    try:
+        return make_model(
+            cfg.model, assets=assets, spot=[float(r.spot) for r in rows],
+            vol=[float(r.vol) for r in rows], drift=[float(r.drift) for r in rows],
+            corr=corr if n > 1 else None,
+            jumps=[(float(r.jump_intensity), float(r.jump_size)) for r in rows],
+            heston=heston, replay_path=replay,
+        )
+    except ValueError as exc:
+        raise SimulationError(f"cannot build the {cfg.model} market model: {exc}") from None
+
+
+def _target_unit(strategy: ir.Strategy) -> str:
+    if not strategy.targets:
+        return ""
+    t = strategy.targets[0]
+    if isinstance(t, ir.DeltaTarget | ir.GreekTarget):
+        return t.unit
+    if isinstance(t, ir.LeverageTarget):
+        return "x"
+    return "fraction of equity"
+
+
+class _Samples:
+    """Histories of the first k paths, filled step by step."""
+
+    def __init__(self, k: int, steps: int, n_assets: int) -> None:
+        self.k = k
+        self.spot = np.zeros((k, steps + 1, n_assets))
+        self.measure = np.full((k, steps + 1), np.nan)
+        self.lo = np.full((k, steps + 1), np.nan)
+        self.hi = np.full((k, steps + 1), np.nan)
+        self.equity = np.zeros((k, steps + 1))
+        self.trades: list[tuple[int, int, str, float, str]] = []
+
+
+def simulate(
+    strategy: ir.Strategy,
+    venue_name: str,
+    *,
+    paths: int | None = None,
+    seed: int | None = None,
+    steps: int | None = None,
+    sample_paths: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> SimResult:
+    """Simulate ``strategy`` on its sim venue ``venue_name``; deterministic for a given seed."""
+    started = time.perf_counter()
+    venue, cfg = _sim_venue(strategy, venue_name)
+    n_paths = int(paths if paths is not None else cfg.paths)
+    if n_paths < 1:
+        raise SimulationError(f"paths must be at least 1, got {n_paths}")
+    the_seed = int(seed if seed is not None else cfg.seed)
+    step_s = float(cfg.step_s)
+    if step_s <= 0:
+        raise SimulationError("the step must be positive")
+    ratio = float(cfg.horizon_s) / step_s
+    n_steps = int(steps) if steps is not None else int(np.floor(ratio + 1e-9))
+    if steps is None and abs(ratio - round(ratio)) > 1e-9:
+        log.warning("horizon is not a multiple of step; simulating %d steps", n_steps)
+    if n_steps < 1:
+        raise SimulationError("the horizon must hold at least one step")
+
+    try:
+        kernel = Kernel.build(strategy, venue, n_paths, reuse_buffers=True)
+    except KeyError as exc:
+        raise SimulationError(f"cannot simulate: {exc.args[0]}") from None
+    lay = kernel.layout
+    model = _build_model(cfg, lay.assets)
+    model.reset(n_paths, the_seed)
+    dt_y = step_s / SECONDS_PER_YEAR
+    funding = lay.costs.funding
+    k_samp = max(0, min(int(sample_paths), n_paths))
+    samples = _Samples(k_samp, n_steps, lay.n_assets) if k_samp else None
+
+    spot = model.spot
+    market = MarketView(spot=spot, vol=model.vol, funding=funding)
+    kernel.observe(0.0, spot)
+    marks = kernel.mark(0.0, market)
+    value_cols = np.flatnonzero(lay.carries_value & ~lay.is_par_cash)
+    book_value = (lay.book[value_cols] * marks.price[:, value_cols]).sum(axis=1)
+    capital = lay.capital
+    acc = Accounts(lay, n_paths, capital, book_value, marks)
+    equity0 = acc.equity(marks).copy()
+
+    gas_asset = lay.costs.gas_asset
+    gas_eth = lay.costs.gas_eth if gas_asset >= 0 else 0.0
+    has_linear = bool(lay.is_linear.any())
+    has_rows = bool(kernel.row_labels)
+    rebalances = np.zeros(n_paths)
+    te_sum = np.zeros(n_paths)
+    peak = equity0.copy()
+    min_ratio = np.ones(n_paths)  # lowest equity / running peak
+    scratch = np.empty(n_paths)
+    refusal_codes = np.zeros(len(kernel.refusal_names), dtype=np.int64)
+    every = max(1, n_steps // 100)
+    names = lay.instruments
+
+    for k in range(n_steps + 1):
+        t = k * step_s
+        if k:
+            spot = model.step(dt_y)
+            market = MarketView(spot=spot, vol=model.vol, funding=funding)
+            kernel.observe(t, spot)
+            marks = kernel.mark(t, market)
+            acc.carry(step_s, marks)
+        acc.settle_expiries(t, marks)
+        equity = acc.equity(marks)
+        if has_linear:
+            newly = acc.liquidate(marks, equity)
+            if newly is not None:
+                kernel.stop(newly)
+        dec = kernel.decide(t, market, PortfolioView(acc.positions, equity), marks)
+        if k < n_steps:
+            if dec.any_orders:
+                gas = gas_eth * spot[:, gas_asset] if gas_eth else 0.0
+                fills = acc.execute(dec, marks, gas)
+                kernel.record(dec, fills)
+                equity -= fills.cost
+                first = (dec.reason != 0) & (dec.reason != SPLIT) if kernel.splits \
+                    else dec.reason != 0
+                first &= fills.any_filled()
+                np.add(rebalances, first, out=rebalances)
+                if samples is not None:
+                    _sample_trades(samples, dec, fills.qty, k, names, kernel.mode_names)
+            if dec.refused.any():
+                refusal_codes += np.bincount(dec.refused, minlength=refusal_codes.size)
+        if has_rows and k:
+            np.subtract(dec.rows.measure[0], dec.rows.center[0], out=scratch)
+            scratch *= scratch
+            te_sum += scratch
+        np.maximum(peak, equity, out=peak)
+        if capital > 0.0:  # the peak never falls below capital
+            np.divide(equity, peak, out=scratch)
+            np.minimum(min_ratio, scratch, out=min_ratio)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(peak > 0.0, equity / peak, 1.0)
+            np.minimum(min_ratio, ratio, out=min_ratio)
+        if samples is not None:
+            ks = samples.k
+            samples.spot[:, k] = spot[:ks]
+            samples.equity[:, k] = equity[:ks]
+            if has_rows:
+                rows = dec.rows
+                samples.measure[:, k] = _head(rows.measure[0], ks)
+                samples.lo[:, k] = _head(rows.lo[0], ks)
+                samples.hi[:, k] = _head(rows.hi[0], ks)
+        if progress is not None and (k % every == 0 or k == n_steps):
+            progress(k, n_steps)
+
+    sample_out = None
+    if samples is not None:
+        sample_out = SamplePaths(
+            t_s=np.arange(n_steps + 1) * step_s, spot=samples.spot, measure=samples.measure,
+            band_lo=samples.lo, band_hi=samples.hi, equity=samples.equity,
+            trades=samples.trades)
+    refusals = {kernel.refusal_names[i]: int(n) for i, n in enumerate(refusal_codes) if i and n}
+    return SimResult(
+        strategy=strategy.name, venue=venue.name, paths=n_paths, steps=n_steps, seed=the_seed,
+        assets=lay.assets, numeraire=strategy.numeraire, target_unit=_target_unit(strategy),
+        book_value0=float(book_value[0]), elapsed_s=time.perf_counter() - started,
+        pnl=equity - equity0, fees=acc.fees, slippage=acc.slippage, gas=acc.gas,
+        funding=acc.funding, trades=acc.fills, rebalances=rebalances,
+        tracking_error=np.sqrt(te_sum / n_steps) if has_rows else np.zeros(n_paths),
+        max_drawdown=1.0 - min_ratio, liquidated=acc.liquidated, halted=kernel.halted.copy(),
+        refusals=refusals, samples=sample_out,
+    )
+
+
+def _head(v: Any, k: int) -> Any:
+    """The first ``k`` entries of a per-path value (a constant is the same on every path)."""
+    return v[:k] if np.ndim(v) else v
+
+
+def _sample_trades(samples: _Samples, dec: Any, qty: FloatArray, step: int,
+                   names: tuple[str, ...], mode_names: tuple[str, ...]) -> None:
+    sub = qty[: samples.k]
+    for p, j in zip(*np.nonzero(sub), strict=True):
+        samples.trades.append((int(p), step, names[int(dec.hedge_cols[j])], float(sub[p, j]),
+                               dec.reason_name(int(p), mode_names)))
+
