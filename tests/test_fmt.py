@@ -384,3 +384,27 @@ def test_perturbation_really_changes_the_text() -> None:
     assert all(m != canonical for m in messy)
     assert any(";" in m for m in messy)
     assert compiled(messy[0]) == compiled(canonical)
+
+
+_PIECES = (" # c\n", "\n# own line\n", "\n\n", ";", " ", "-", "(", ")", "1", "x", "%", "ETH",
+           "band 1 ETH", "{", "}", ",", "to", "0.5", "seed 3", "PERP", "\t", "not", '"s"')
+
+
+@settings(max_examples=150, deadline=None)
+@given(rnd=st.randoms(use_true_random=False))
+def test_mutated_specs_never_crash_and_stay_stable(rnd: random.Random) -> None:
+    """Any edit of a spec either fails to parse (diagnostics) or formats idempotently."""
+    parts = re.findall(r'#.*|"(?:[^"\\\n]|\\.)*"|\S+|\s+', rnd.choice(SPECS).read_text("utf-8"))
+    for _ in range(rnd.randint(1, 5)):
+        k = rnd.randrange(len(parts) + 1)
+        if rnd.random() < 0.25 and k < len(parts):
+            parts[k] = ""
+        else:
+            parts.insert(k, rnd.choice(_PIECES))
+    src = "".join(parts)
+    out, diags = format_source(src)
+    if out is None:
+        assert diags
+        return
+    assert fmt(out) == out
+    assert _lark().parse(out) == _lark().parse(src)
