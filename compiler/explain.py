@@ -34,6 +34,8 @@ _OPS = {"+": ("+", 5), "-": ("−", 5), "*": ("×", 6), "/": ("/", 6)}
 def num(d: Decimal | int) -> str:
     """A number with thousands separators and no exponent: 100000 -> '100,000'."""
     d = Decimal(d)
+    if not d.is_finite() or (d != 0 and not -12 <= d.adjusted() <= 20):
+        return format(d, ".6g")  # absurd magnitudes: never expand 1e999999999 digit by digit
     if d == d.to_integral_value():
         return f"{int(d):,}"
     return format(d.normalize(), ",f")
@@ -63,6 +65,8 @@ def dur(seconds: Decimal | int) -> str:
     Years when whole, days from two days up, then hours, minutes, seconds.
     """
     s = Decimal(seconds)
+    if not s.is_finite() or s.adjusted() > 15:
+        return f"{num(s)}s"
     if s != 0 and s % (365 * _DAY) == 0:
         return f"{num(s / (365 * _DAY))}y"
     if s >= 2 * _DAY and s % _DAY == 0:

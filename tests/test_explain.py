@@ -249,6 +249,9 @@ def test_rates_and_numbers() -> None:
     assert num(Decimal("1E+6")) == "1,000,000"
     assert num(Decimal("0.0001")) == "0.0001"
     assert num(Decimal("-5000.50")) == "-5,000.5"
+    assert num(Decimal("1e999999999")) == "1e+999999999"  # fast, not a billion digits
+    assert dur(Decimal("1e30")) == "1e+30s"
+    assert per(Decimal("1e30")) == "per 1e+30s"
     assert pct(Decimal("0.6")) == "60%"
     assert pct(Decimal("0.155")) == "15.5%"
     assert bps(Decimal("0.002")) == "20 bps"
