@@ -276,7 +276,8 @@ _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.]*-)")
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec=st.sampled_from(sorted(p.name for p in LOCAL.glob("*.rebal"))),
        values=st.lists(st.sampled_from(["0", "1", "0.0001", "2.5", "100", "1000000", "1e400",
-                                        "99999999999999999999", "3"]), min_size=60,
+                                        "99999999999999999999", "3", "1" + "0" * 40]),
+                       min_size=60,
                        max_size=60))
 def test_rules_never_raise_on_mutated_numbers(spec: str, values: list[str]) -> None:
     """Every number of a real spec replaced: diagnostics come back, never an exception."""
@@ -286,3 +287,9 @@ def test_rules_never_raise_on_mutated_numbers(spec: str, values: list[str]) -> N
                           text)
     res = check_source(mutated, spec, capabilities=registry.capabilities())
     assert all(d.code in CODES and d.code != "I999" for d in res.diagnostics)
+
+
+def test_full_maintenance_margin_means_no_room_at_all() -> None:
+    """With 100% maintenance margin any leverage is liquidated at once: E604, no crash."""
+    got = _variant("eth_leverage_2x.rebal", "maintenance margin 3%", "maintenance margin 100%")
+    assert ("E604", 13, 10) in got

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rebal.dsl.diagnostics import Diagnostic, Span
+from rebal.dsl.diagnostics import Diagnostic, Span, make
 
 from .. import ir
 from ..capabilities import Capabilities
@@ -46,7 +46,14 @@ def all_rules() -> tuple[Rule, ...]:
 
 
 def run_rules(cx: RuleContext) -> list[Diagnostic]:
+    """Every rule's findings; a rule that fails is reported as I999 and the others still run."""
     out: list[Diagnostic] = []
     for rule in all_rules():
-        out.extend(rule(cx))
+        try:
+            out.extend(rule(cx))
+        except Exception as exc:  # a bug in a rule must not hide the other findings
+            name = getattr(rule, "__name__", "?")
+            out.append(make("I999", f"rebal failed in check `{name}` ({type(exc).__name__}: "
+                            f"{exc}); this is a bug in rebal, please report it",
+                            cx.span("strategy"), "the other checks ran; this one did not"))
     return out

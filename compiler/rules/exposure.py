@@ -197,4 +197,6 @@ def liquidation_distance(lev: float, side: int, mm: float) -> float:
     if lev <= 0:
         return float("inf")
     den = lev * (1 - mm) if side > 0 else lev * (1 + mm)
-    return max(0.0, (1 - mm * lev) / den)
+    if den <= 0 or mm * lev >= 1:
+        return 0.0  # the margin already exceeds equity: liquidated at once
+    return (1 - mm * lev) / den

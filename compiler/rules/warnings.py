@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from fractions import Fraction
 
 from rebal.dsl.diagnostics import Diagnostic, Label, make
 
@@ -111,13 +112,18 @@ def _periods(s: ir.Strategy) -> Iterator[tuple[str, str, Decimal]]:
             yield key, "split ... every", sp.every_s
 
 
+def _multiple(a: Decimal, b: Decimal) -> bool:
+    """Is ``a`` a whole multiple of ``b``? Exact for any size (Decimal % can overflow)."""
+    return b != 0 and (Fraction(a) / Fraction(b)).denominator == 1
+
+
 def period_not_on_grid(cx: RuleContext) -> Iterator[Diagnostic]:
     """W904: a period that is not a multiple of a sim venue's step (the sim acts on its grid)."""
     s = cx.strategy
     for v, cfg in facts.sim_configs(s):
         step = cfg.step_s
         for key, what, secs in _periods(s):
-            if secs % step == 0 or (what.startswith("split") and step % secs == 0):
+            if _multiple(secs, step) or (what.startswith("split") and _multiple(step, secs)):
                 continue  # a split period dividing the step fits step/period children per step
             yield make("W904", f"`{what} {facts.duration(secs)}` is not a multiple of venue "
                        f"{v.name}'s step of {facts.duration(step)}, so the simulation acts on "
