@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from lark import Token, Tree, UnexpectedInput
 
 from .diagnostics import Diagnostic, InternalError
-from .parser import _lark, parse
+from .grammar import _lark
+from .parser import parse
 
 #: Nodes that open a `{ ... }` block of statements.
 _CONTAINERS = frozenset(
@@ -95,6 +96,7 @@ def format_source(text: str, file: str = "<input>") -> tuple[str | None, list[Di
     tree_ast, diags = parse(text, file)
     if tree_ast is None:
         return None, diags
+    text = text.removeprefix("\ufeff")  # a byte-order mark is not kept
     tokens, tree = _tokens_and_tree(text)
     fm = _Formatter(text, tokens, tree)
     same = _Sameness(text, tokens, tree)

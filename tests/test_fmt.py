@@ -15,7 +15,7 @@ from lark import UnexpectedInput
 
 from rebal.compiler.api import check_source
 from rebal.dsl.fmt import format_source
-from rebal.dsl.parser import _lark
+from rebal.dsl.grammar import _lark
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "specs"
@@ -284,6 +284,11 @@ def test_calls_and_signs() -> None:
     out = fmt(src)
     assert "halt when spot(ETH) * 2 > -3 USD and not (delta > 1 ETH) or max(leverage, 2x) >= +3x" in out
     assert "ETH spot (3000 USD)" in out  # `spot` the keyword, not the function
+
+
+def test_byte_order_mark_is_dropped() -> None:
+    assert format_source("\ufeffpolicy p { max leverage 5x }") == (
+        "policy p {\n  max leverage 5x\n}\n", [])
 
 
 def test_empty_and_comment_only_files() -> None:
