@@ -3,9 +3,10 @@
 The gate sees the positions, the orders about to go out and the marks, and checks each limit of
 the spec's ``risk`` block *after* the trade:
 
-* ``max leverage``: gross delta-equivalent exposure ``sum |q delta S|`` over equity (equity
-  reduced by the estimated cost of the trade);
-* ``liquidation buffer P%``: the smallest relative move of one underlying's price that brings
+* ``max leverage``: post-trade gross delta-equivalent exposure ``sum |q delta S|`` over
+  current equity;
+* ``liquidation buffer P%``: with equity reduced by the trade's estimated cost, the smallest
+  relative move of one underlying's price that brings
   equity down to the maintenance requirement must be at least P%. With ``D`` the portfolio
   delta in that asset, ``N`` the gross notional of perps and futures (``N_a`` on that asset)
   and ``m`` the venue's maintenance margin (0 when it states none), the move solves
@@ -142,11 +143,13 @@ class Gate:
             code[hit] = self.codes[name]
 
         if self.max_leverage is not None:
+            # Post-trade exposure over current equity: a target exactly at the limit must not
+            # be refused because the trade's own fee shaves the equity.
             expo = np.abs(marks.delta * notional)
             pre = (np.abs(positions) * expo).sum(axis=1)
             after = (np.abs(post) * expo).sum(axis=1)
             with np.errstate(divide="ignore", invalid="ignore"):
-                lev_post = np.where(eq_post > 0.0, after / eq_post, np.inf)
+                lev_post = np.where(equity > 0.0, after / equity, np.inf)
                 lev_pre = np.where(equity > 0.0, pre / equity, np.inf)
             refuse("max leverage",
                    (lev_post > self.max_leverage + _TOL) & ~(lev_post <= lev_pre + _TOL))

@@ -239,6 +239,10 @@ class Valuer:
                 if not np.may_share_memory(op, price):
                     price[:, c] = op
                     delta[:, c] = od
+                # option greeks are (B, n_opt) for every caller
+                gamma = None if gamma is None else gamma.reshape(b, 1)
+                vega = None if vega is None else vega.reshape(b, 1)
+                theta = None if theta is None else theta.reshape(b, 1)
             elif self._n_opt:
                 op, od, gamma, vega, theta = self._options(t_s, spot, vol)
                 price[:, self._opt_index] = op

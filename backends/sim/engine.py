@@ -101,7 +101,7 @@ def _sim_venue(strategy: ir.Strategy, venue_name: str) -> tuple[ir.Venue, ir.Sim
     return venue, venue.config
 
 
-def _build_model(cfg: ir.SimConfig, assets: tuple[str, ...]) -> Any:
+def _build_model(cfg: ir.SimConfig, assets: tuple[str, ...], base_dir: Path | None) -> Any:
     by_name = {a.asset: a for a in cfg.assets}
     missing = [a for a in assets if a not in by_name]
     if missing:
@@ -128,8 +128,11 @@ def _build_model(cfg: ir.SimConfig, assets: tuple[str, ...]) -> Any:
         if cfg.replay_file is None:
             raise SimulationError("model replay needs a CSV file")
         replay = Path(cfg.replay_file)
+        if not replay.is_absolute() and base_dir is not None:
+            replay = base_dir / replay
         if not replay.exists():
-            raise SimulationError(f"replay file not found: {cfg.replay_file}")
+            where = f" (relative to {base_dir})" if base_dir is not None else ""
+            raise SimulationError(f"replay file not found: {cfg.replay_file}{where}")
     try:
         return make_model(
             cfg.model, assets=assets, spot=[float(r.spot) for r in rows],
@@ -175,8 +178,15 @@ def simulate(
     steps: int | None = None,
     sample_paths: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    base_dir: str | Path | None = None,
 ) -> SimResult:
-    """Simulate ``strategy`` on its sim venue ``venue_name``; deterministic for a given seed."""
+    """Simulate ``strategy`` on its sim venue ``venue_name``; deterministic for a given seed.
+
+    ``paths``, ``seed`` and ``steps`` override the venue's settings (``steps`` keeps the step
+    size). ``sample_paths`` keeps full histories of that many paths for a report. ``progress``
+    is called with ``(step, steps)`` about a hundred times. ``base_dir`` is where a relative
+    replay CSV is looked up (the spec's folder; the current directory when None).
+    """
     started = time.perf_counter()
     venue, cfg = _sim_venue(strategy, venue_name)
     n_paths = int(paths if paths is not None else cfg.paths)
@@ -198,7 +208,7 @@ def simulate(
     except KeyError as exc:
         raise SimulationError(f"cannot simulate: {exc.args[0]}") from None
     lay = kernel.layout
-    model = _build_model(cfg, lay.assets)
+    model = _build_model(cfg, lay.assets, Path(base_dir) if base_dir is not None else None)
     model.reset(n_paths, the_seed)
     dt_y = step_s / SECONDS_PER_YEAR
     funding = lay.costs.funding
