@@ -44,7 +44,9 @@ def check_source(
     tree, diags = parse(text, file)
     src = text if isinstance(text, str) else text.decode("utf-8", "replace")
     res = CheckResult(file, src, diagnostics=list(diags))
-    if tree is None:
+    if tree is None or any(d.severity.value == "error" for d in diags):
+        # A tree built around a syntax-level error holds placeholders (a bad number reads
+        # as 1, a bad date as 1970-01-01); checking it further would only add false findings.
         return res
     backends = frozenset(capabilities) if capabilities is not None else BUILTIN_BACKENDS
     for s in tree.strategies:

@@ -9,7 +9,7 @@ from rebal.dsl import ast
 from rebal.dsl.diagnostics import Span
 
 from . import ir
-from .expressions import lower_cond, lower_value
+from .expressions import fmt_range, lower_cond, lower_value
 from .lowering import ClauseReader, check_once, norm, words
 from .units import DURATION
 
@@ -45,7 +45,7 @@ def lower_trigger(rd: ClauseReader, clauses: tuple[ast.Clause, ...], spans: dict
                 rd.sink.emit(
                     "E404",
                     "this period can reach zero" + ("" if t.range.is_point else
-                                                    f" (its range is {t.range.lo:g}s to {t.range.hi:g}s)"),
+                                                    f" (its range is {fmt_range(t.range, t.dim)})"),
                     e.span, "a period must stay positive; bound it with clamp(x, lo, hi), lo > 0",
                 )
                 continue

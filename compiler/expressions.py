@@ -71,6 +71,20 @@ class ExprContext:
     sink: Sink
 
 
+def fmt_range(r: Iv, dim: Dim) -> str:
+    """`0.25 ETH to 1.5 ETH`, `unbounded below to 28800s`: a range in words with its unit."""
+    unit = str(dim)
+
+    def one(x: float) -> str:
+        if x in (float("inf"), float("-inf")):
+            return "unbounded" if x > 0 else "-unbounded"
+        if not unit:
+            return f"{x:g}"
+        return f"{x:g}{unit}" if unit == "s" else f"{x:g} {unit}"
+
+    return f"{one(r.lo)} to {one(r.hi)}"
+
+
 def _unit_str(d: Dim) -> str:
     return str(d)
 
@@ -169,11 +183,12 @@ def _lower_var(e: ast.Var, cx: ExprContext, delta_unit: str | None) -> Typed | N
     name = e.name
     if name not in REFS:
         close = difflib.get_close_matches(name, REFS, n=1, cutoff=0.6)
-        what = "an instrument" if name in cx.instruments else (
-            "an asset" if name in cx.assets else "not defined")
+        what = (f"`{name}` is an instrument, not a value" if name in cx.instruments else
+                f"`{name}` is an asset, not a value" if name in cx.assets else
+                f"`{name}` is not defined")
         cx.sink.emit(
             "E201",
-            f"`{name}` is {what}, not a value usable in an expression",
+            what,
             e.span,
             f"did you mean `{close[0]}`?" if close else
             "values are " + ", ".join(f"`{r}`" for r in REFS) +
@@ -254,8 +269,16 @@ def _lower_binop(e: ast.BinOp, cx: ExprContext, delta_unit: str | None) -> Typed
     elif e.op == "*":
         dim, rng = a.dim * b.dim, a.range * b.range
     else:
-        if b.range.contains_zero() and b.const is not None:
-            cx.sink.emit("E405", "division by zero", e.right.span, "divide by a nonzero value")
+        if b.range.contains_zero():
+            if b.const is not None:
+                cx.sink.emit("E405", "division by zero", e.right.span, "divide by a nonzero value")
+            else:
+                cx.sink.emit(
+                    "E405",
+                    f"this divisor can be zero (its range is {fmt_range(b.range, b.dim)})",
+                    e.right.span,
+                    "bound it away from zero, e.g. max(realized_vol(ETH, 24h), 10%)",
+                )
             return None
         dim, rng = a.dim / b.dim, a.range / b.range
     if a.const is not None and b.const is not None:

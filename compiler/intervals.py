@@ -88,4 +88,4 @@ def iv_sqrt(x: Iv) -> Iv:
 
 UNBOUNDED = Iv(-INF, INF)
 NONNEG = Iv(0.0, INF)
-POSITIVE = Iv(0.0, INF)  # spot > 0; the closed bound is a sound over-approximation
+POSITIVE = Iv(1e-300, INF)  # strictly positive (spot): its reciprocal is bounded

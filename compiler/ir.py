@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-IR_VERSION = "1.0"
+IR_VERSION: Literal["1.0"] = "1.0"
 
 
 class _Model(BaseModel):
@@ -99,7 +99,7 @@ class Not(_Model):
 
 
 Expr = Annotated[
-    Union[Const, Ref, Call, BinOp, Neg, Compare, BoolOp, Not], Field(discriminator="kind")
+    Const | Ref | Call | BinOp | Neg | Compare | BoolOp | Not, Field(discriminator="kind")
 ]
 
 for _m in (Call, BinOp, Neg, Compare, BoolOp, Not):
@@ -169,7 +169,7 @@ class OptimalBand(_Model):
     risk_aversion: Decimal
 
 
-Band = Annotated[Union[SymmetricBand, AsymmetricBand, OptimalBand], Field(discriminator="kind")]
+Band = Annotated[SymmetricBand | AsymmetricBand | OptimalBand, Field(discriminator="kind")]
 
 
 class Rebalance(_Model):
@@ -237,7 +237,7 @@ class CppiTarget(_Model):
 
 
 Target = Annotated[
-    Union[DeltaTarget, GreekTarget, WeightsTarget, LeverageTarget, CppiTarget],
+    DeltaTarget | GreekTarget | WeightsTarget | LeverageTarget | CppiTarget,
     Field(discriminator="kind"),
 ]
 
@@ -391,7 +391,7 @@ class GenericConfig(_Model):
 
 
 VenueConfig = Annotated[
-    Union[SimConfig, CcxtConfig, KeeperConfig, SolverConfig, GenericConfig],
+    SimConfig | CcxtConfig | KeeperConfig | SolverConfig | GenericConfig,
     Field(discriminator="kind"),
 ]
 

@@ -145,7 +145,9 @@ class ClauseReader:
         if (lo is not None and v < Decimal(str(lo))) or (hi is not None and v > Decimal(str(hi))):
             rng = (f"between {_pct(lo)} and {_pct(hi)}" if lo is not None and hi is not None
                    else f"at least {_pct(lo)}" if lo is not None else f"at most {_pct(hi)}")
-            self.sink.emit("E401", f"{what} must be {rng}", span)
+            unit = "written as a ratio: 0.5, 50%, 50 bps or 2x" if hi is not None and hi <= 1 else ""
+            self.sink.emit("E401", f"{what} must be {rng}", span,
+                           f"use a value {rng}" + (f", {unit}" if unit else ""))
             return None
         return norm(v)
 

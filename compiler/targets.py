@@ -8,7 +8,7 @@ from rebal.dsl import ast
 from rebal.dsl.diagnostics import Span
 
 from . import ir
-from .expressions import lower_value
+from .expressions import fmt_range, lower_value
 from .intervals import Iv
 from .lowering import ClauseReader, check_once, norm, words
 from .units import RATIO, Dim
@@ -151,7 +151,7 @@ class TargetLowerer:
             self.rd.sink.emit(
                 "E402",
                 "the band width can be zero or negative"
-                + (f" (its range is {w.range.lo:g} to {w.range.hi:g})" if not w.range.is_point else ""),
+                + (f" (its range is {fmt_range(w.range, w.dim)})" if not w.range.is_point else ""),
                 b.width.span,
                 "a band must stay positive; bound it, e.g. with clamp(x, lo, hi) and lo > 0",
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -44,7 +45,12 @@ def lower_venue(rd: ClauseReader, v: ast.Venue, instruments: dict[str, ast.Instr
     backend = v.backend.text
     accepted = SETTINGS.get(backend)
     if backend not in backends:
-        rd.undefined(backend, sorted(backends), "backend", v.backend.span)
+        close = difflib.get_close_matches(backend, sorted(backends), n=1, cutoff=0.5)
+        rd.sink.emit(
+            "E205", f"`{backend}` is not an installed backend", v.backend.span,
+            (f"did you mean `{close[0]}`? " if close else "")
+            + "installed: " + ", ".join(sorted(backends)) + " (`rebal backends` lists them)",
+        )
         return None
     symbols: dict[str, str] = {}
     for s in v.symbols:

@@ -16,6 +16,11 @@ from lark.tree import Meta
 from . import ast
 from .diagnostics import Sink, Span
 
+#: Magnitudes outside this range are refused (E110): they are typos, and they would
+#: overflow exact decimal arithmetic in later checks.
+MAX_EXPONENT = 15
+MIN_EXPONENT = -12
+
 # Clauses whose tree node is a plain list of operands become generic Clauses.
 _GENERIC = frozenset(
     """description capital owns on_breach every cooldown max_slippage max_fee max_gas
@@ -104,10 +109,20 @@ class ToAst(Transformer[Token, Any]):
 
     def _number(self, tok: Token) -> Decimal:
         try:
-            return Decimal(str(tok).replace("_", ""))
+            value = Decimal(str(tok).replace("_", ""))
         except InvalidOperation:  # pragma: no cover - the regex admits only numbers
             self.sink.emit("E110", f"`{tok}` is not a number", self._tok_span(tok))
             return Decimal(0)
+        if not value.is_zero() and not (MIN_EXPONENT <= value.adjusted() < MAX_EXPONENT):
+            self.sink.emit(
+                "E110",
+                f"`{tok}` is outside the range of numbers rebal accepts",
+                self._tok_span(tok),
+                f"numbers in specs lie between 1e{MIN_EXPONENT} and 1e{MAX_EXPONENT} "
+                "in magnitude; check the exponent or the unit",
+            )
+            return Decimal(1)
+        return value
 
     # -------------------------------------------------------------- file
     @v_args(meta=True)

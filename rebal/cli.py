@@ -185,7 +185,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     color = args.color == "always" or (args.color == "auto" and out.isatty())
     text = _render(diags, sources, args.format, len(files), color)
     if text:
-        print(text, file=out)
+        out.write(text if text.endswith("\n") else text + "\n")
     return 1 if any(d.severity.value == "error" for d in diags) else 0
 
 
@@ -219,12 +219,26 @@ def _cmd_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a file is never half-written."""
+    """Write via a temporary file and rename, so a file is never half-written.
+
+    The file keeps its permissions; a target that is not a regular file (`/dev/stdout`,
+    a pipe) is written directly, never replaced.
+    """
     import os
+    import stat
     import tempfile
 
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        with path.open("w", encoding="utf-8") as fh:
+            fh.write(text)
+        return
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -233,6 +247,14 @@ def _atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _cmd_compile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -253,8 +275,13 @@ def _cmd_compile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from rebal.compiler.explain import explain
+    from rebal.compiler import check_file
+    from rebal.compiler.explain import explain, explain_policy
 
+    res = check_file(args.spec, capabilities=_capabilities())  # type: ignore[arg-type]
+    if res.ok and not res.strategies and res.policies:
+        print(explain_policy(res.policies[0]).rstrip("\n"), file=out)
+        return 0
     strategy = _load_one(args.spec, err)
     if strategy is None:
         return 1

@@ -232,11 +232,9 @@ def test_cli_check_on_mutated_specs(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 # --------------------------------------------------------------------------- known bugs
 
-#: Inputs the fuzzing found that still crash `check_source` (lowering and rules, not the
-#: parser). Strict xfail: when one is fixed the test passes unexpectedly and fails, so the
-#: entry is removed and the case joins the ones that must never raise. Numbers this large
-#: are kept out of the generators' vocabulary until then.
-KNOWN_CRASHES = {
+#: Inputs the fuzzing once found crashing `check_source` (huge literals overflowing exact
+#: decimal arithmetic in rules). They must now give E110 at the literal, nothing else.
+HUGE_NUMBERS = {
     "split-every-1e30m": ("eth_leverage_2x.rebal", "split 50 ETH every 1m",
                           "split 50 ETH every 1e30m"),  # InvalidOperation, rules/warnings.py
     "slippage-1e999999999-bps": ("desk.policy.rebal", "max slippage 100 bps",
@@ -244,10 +242,12 @@ KNOWN_CRASHES = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(KNOWN_CRASHES))
-@pytest.mark.xfail(strict=True, raises=ArithmeticError,
-                   reason="lowering/rules crash on huge numbers (reported)")
-def test_known_crashes(name: str) -> None:
-    spec, old, new = KNOWN_CRASHES[name]
+@pytest.mark.parametrize("name", sorted(HUGE_NUMBERS))
+def test_huge_numbers_are_refused_at_the_literal(name: str) -> None:
+    spec, old, new = HUGE_NUMBERS[name]
     assert old in SPECS[spec]
-    check(SPECS[spec].replace(old, new))
+    text = SPECS[spec].replace(old, new)
+    res = check_source(text, spec)
+    assert [d.code for d in res.diagnostics] == ["E110"]
+    line = 1 + text.split(new)[0].count("\n")
+    assert res.diagnostics[0].span is not None and res.diagnostics[0].span.line == line

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from rebal.backends.kernel.pricing import Greeks, bs_delta, bs_greeks, bs_price
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bs_reference.json"
