@@ -28,6 +28,7 @@ FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 _BUCKETS = 24
 _TINY = 1e-12
+_DUST = 1e-9  # trades this small relative to the position are rounding noise
 
 
 class RollingBuckets:
@@ -98,8 +99,10 @@ class OrderBook:
     is dropped. With ``split`` the parent persists until filled, refused or unfillable.
     """
 
-    def __init__(self, hedge_cols: NDArray[np.intp], batch: int, splits: bool) -> None:
+    def __init__(self, hedge_cols: NDArray[np.intp], batch: int, splits: bool,
+                 drop_dust: bool = True) -> None:
         self.hedge_cols = hedge_cols
+        self.drop_dust = drop_dust
         self.batch = batch
         h = hedge_cols.size
         self.splits = splits
@@ -119,13 +122,18 @@ class OrderBook:
         return _any_cols(self.parent != 0.0)
 
     def open(self, fire: BoolArray, trades: FloatArray, reason: NDArray[np.int8], min_trade: Any,
-             marks: Marks) -> None:
+             marks: Marks, positions: FloatArray) -> None:
         """Make ``trades`` (hedge space, zero off ``fire``) the parent of every firing path,
-        dropping legs below ``min_trade`` (numeraire, valued at the underlying's spot)."""
+        dropping legs below ``min_trade`` (numeraire, valued at the underlying's spot) or, with
+        no min trade, rounding noise; ``positions`` are the current ``(B, I)`` positions."""
         if not (isinstance(min_trade, float) and min_trade == 0.0):
             mt = np.asarray(min_trade, dtype=np.float64)
             value = np.abs(trades) * marks.notional[:, self.hedge_cols]
             trades = np.where(value < (mt[:, None] if mt.ndim else mt), 0.0, trades)
+        elif self.drop_dust:
+            # A clock restoring a position already at its target leaves rounding noise.
+            q = positions[:, self.hedge_cols]
+            trades = np.where(np.abs(trades) <= _DUST * (1.0 + np.abs(q)), 0.0, trades)
         if not self.splits:
             self.parent = trades
             self.parent_reason = reason

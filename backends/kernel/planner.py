@@ -151,7 +151,11 @@ class Kernel:
         self.hedge_cols = self.targets.hedge_cols
         splits = strategy.costs.split is not None or any(
             m.costs.split is not None for m in strategy.modes)
-        self.book = OrderBook(self.hedge_cols, batch, splits)
+        # Only a clock (or a mode) can fire on a path that sits at its target; a breach never
+        # asks for a trade smaller than the band, so breach-only specs skip the dust filter.
+        dust = self.triggers.has_clock or bool(strategy.modes) or any(
+            r.band is None for r in self.targets.rows)
+        self.book = OrderBook(self.hedge_cols, batch, splits, drop_dust=dust)
         self.splits = splits
         self.peak = np.full(batch, -np.inf)
         self.track_peak = needs.drawdown
@@ -234,7 +238,7 @@ class Kernel:
         if fire.any():
             d = self.targets.desired_change(sol)
             x, unmet = self.targets.solve(ctx, sol, d, fire)
-            self.book.open(fire, x, reason, s.min_trade(ctx, mode), marks)
+            self.book.open(fire, x, reason, s.min_trade(ctx, mode), marks, book.positions)
         split = s.split_size(ctx, mode)
         child, child_reason = self.book.release(
             t_s, split, s.split_every_s(ctx, mode) if not _is_nan(split) else 0.0, marks)
