@@ -7,6 +7,8 @@ Monte Carlo estimate, so a wrong sign, scale or convention fails while noise doe
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -65,7 +67,7 @@ def test_hedge_error_shrinks_with_the_step_without_costs_or_band() -> None:
            for step in ("18d", "6d", "2d")]
     assert sds[0] > sds[1] > sds[2]
     # each step is a third of the previous one: the error falls like sqrt(3)
-    for a, b in zip(sds, sds[1:], strict=False):
+    for a, b in itertools.pairwise(sds):
         assert a / b == pytest.approx(np.sqrt(3.0), rel=0.12)
 
 
