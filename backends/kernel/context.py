@@ -23,7 +23,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from .layout import Layout
+from .layout import Layout, weighted_sum
 from .valuation import Marks
 
 __all__ = ["MarketView", "PortfolioView", "StepContext"]
@@ -83,12 +83,19 @@ class StepContext:
         if got is not None:
             return got
         q, delta = self.positions, self.marks.delta
-        total: FloatArray | None = None
-        for c, unit in self.layout.members[a]:
-            term = q[:, c] if unit else q[:, c] * delta[:, c]
-            total = term.copy() if total is None else total + term
-        if total is None:
-            total = np.zeros(self.batch)
+        members = self.layout.members[a]
+        others = [c for c, unit in members if not unit]
+        if len(others) > 3:
+            total = weighted_sum(q, delta, others, np.empty(self.batch), np.empty(0))
+            for c, unit in members:
+                if unit:
+                    total += q[:, c]
+        else:
+            acc: FloatArray | None = None
+            for c, unit in members:
+                term = q[:, c] if unit else q[:, c] * delta[:, c]
+                acc = term.copy() if acc is None else acc + term
+            total = acc if acc is not None else np.zeros(self.batch)
         self._delta[a] = total
         return total
 

@@ -27,6 +27,8 @@ from rebal.compiler import ir
 
 __all__ = [
     "PAR_CURRENCIES",
+    "column_index",
+    "weighted_sum",
     "SECONDS_PER_YEAR",
     "Layout",
     "VenueCosts",
@@ -120,6 +122,32 @@ class Layout:
             return self.assets.index(asset)
         except ValueError:
             raise KeyError(f"no price for asset {asset!r}") from None
+
+
+def column_index(cols: NDArray[np.intp] | list[int]) -> slice | NDArray[np.intp]:
+    """A slice when ``cols`` are consecutive (views instead of copies), else the array."""
+    arr = np.asarray(cols, dtype=np.intp)
+    if arr.size and np.array_equal(arr, np.arange(arr[0], arr[0] + arr.size)):
+        return slice(int(arr[0]), int(arr[0]) + arr.size)
+    return arr
+
+
+def weighted_sum(q: FloatArray, x: FloatArray, cols: list[int], out: FloatArray,
+                 tmp: FloatArray) -> FloatArray:
+    """``sum_c q[:, c] * x[:, c]`` into ``out`` (column loop for a few, einsum for many)."""
+    if len(cols) > 3:
+        idx = column_index(cols)
+        np.einsum("ij,ij->i", q[:, idx], x[:, idx], out=out)
+        return out
+    for k, c in enumerate(cols):
+        if k == 0:
+            np.multiply(q[:, c], x[:, c], out=out)
+        else:
+            np.multiply(q[:, c], x[:, c], out=tmp)
+            out += tmp
+    if not cols:
+        out[:] = 0.0
+    return out
 
 
 def epoch_of(start: dt.date | None) -> float:

@@ -58,6 +58,44 @@ class Marks:
         return out
 
 
+@dataclass(frozen=True, eq=False)
+class _OptionBlock:
+    """A subset of the layout's options (the live ones), with what the fast path needs."""
+
+    idx: NDArray[np.intp]  # positions in the layout's option arrays
+    col: Any  # instrument column(s): an int, a slice or an index array
+    strike: FloatArray
+    log_k: FloatArray
+    put: FloatArray
+    call: NDArray[np.bool_]
+    expiry_s: FloatArray
+    asset: NDArray[np.intp]
+    asset0: int  # the single underlying column, -1 when options span several
+    any_put: bool
+
+    @property
+    def n(self) -> int:
+        return int(self.idx.size)
+
+    @staticmethod
+    def of(layout: Layout, idx: NDArray[np.intp]) -> _OptionBlock:
+        cols = layout.opt_cols[idx]
+        col: Any = cols
+        if cols.size == 1:
+            col = int(cols[0])
+        elif np.array_equal(cols, np.arange(cols[0], cols[0] + cols.size)):
+            col = slice(int(cols[0]), int(cols[0]) + cols.size)
+        strike = layout.opt_strike[idx]
+        asset = layout.opt_asset[idx]
+        put = (~layout.opt_call[idx]).astype(np.float64)
+        return _OptionBlock(
+            idx=idx, col=col, strike=strike,
+            log_k=np.log(np.where(strike > 0, strike, 1.0)), put=put,
+            call=layout.opt_call[idx], expiry_s=layout.opt_expiry_s[idx], asset=asset,
+            asset0=int(asset[0]) if bool(np.all(asset == asset[0])) else -1,
+            any_put=bool(put.any()))
+
+
 class Valuer:
     """Marks instruments for one layout; computes only the option greeks asked for."""
 
@@ -80,22 +118,13 @@ class Valuer:
         self._base_delta = base
         self._static_delta = lay.opt_cols.size == 0 and lay.fut_cols.size == 0
         self._n_opt = lay.opt_cols.size
-        self._log_k = np.log(np.where(lay.opt_strike > 0, lay.opt_strike, 1.0))
-        self._put = (~lay.opt_call).astype(np.float64)
-        self._any_put = bool(self._put.any())
-        self._one_asset = bool(self._n_opt) and bool(np.all(lay.opt_asset == lay.opt_asset[0]))
-        self._opt_asset0 = int(lay.opt_asset[0]) if self._n_opt else 0
         self._strikes_ok = bool(np.all(lay.opt_strike > 0.0))
+        self._blocks: dict[bytes, _OptionBlock] = {}
         self._spot_pairs = [(int(c), int(a)) for c, a in zip(self._spot_cols, self._spot_assets,
                                                              strict=True)]
         self._par_list = [int(c) for c in self._par_cols]
         self._unit_delta_cols = [int(c) for c in np.flatnonzero(base == 1.0)
                                  if not lay.is_option[c]]
-        oc = lay.opt_cols
-        contiguous = oc.size and np.array_equal(oc, np.arange(oc[0], oc[0] + oc.size))
-        self._opt_index: Any = slice(int(oc[0]), int(oc[0]) + oc.size) if contiguous else oc
-        if oc.size == 1:
-            self._opt_index = int(oc[0])
         self._delta_cache: FloatArray | None = None
 
     def _buf(self, name: str, shape: tuple[int, ...], slot: int = 0, order: str = "C"
@@ -112,88 +141,84 @@ class Valuer:
 
     # ------------------------------------------------------------------ options
 
-    def _one_option(self, s: FloatArray, v: float, tau: float, sqrt_t: float, strike: float,
-                    log_k: float, put: float, out: tuple[FloatArray, FloatArray] | None
-                    ) -> tuple[FloatArray, FloatArray, None, None, None]:
-        """Price and delta of a single option at one vol for all paths, into ``out``."""
-        b = s.shape[0]
-        r = self._r
-        sd = v * sqrt_t
-        d1 = np.log(s, out=self._buf("d1", (b,)))
-        d1 += (r + 0.5 * v * v) * tau - log_k
-        d1 *= 1.0 / sd
-        d2 = np.subtract(d1, sd, out=self._buf("d2", (b,)))
-        price, delta = out if out is not None else (np.empty(b), np.empty(b))
-        ndtr(d1, out=delta)
-        ndtr(d2, out=d2)
-        kd = strike if r == 0.0 else strike * float(np.exp(-r * tau))
-        np.multiply(s, delta, out=price)
-        d2 *= kd
-        price -= d2
-        if put:
-            price += kd - s  # put-call parity
-            delta -= 1.0
-        return price, delta, None, None, None
+    def _block(self, live: NDArray[np.bool_]) -> _OptionBlock:
+        key = live.tobytes()
+        got = self._blocks.get(key)
+        if got is None:
+            got = self._blocks[key] = _OptionBlock.of(self.layout, np.flatnonzero(live))
+        return got
 
-    def _options(self, t_s: float, spot: FloatArray, vol: FloatArray,
-                 out: tuple[FloatArray, FloatArray] | None = None) -> tuple[
+    def _options(self, blk: _OptionBlock, t_s: float, spot: FloatArray, vol: FloatArray,
+                 out: tuple[FloatArray, FloatArray]) -> tuple[
             FloatArray, FloatArray, FloatArray | None, FloatArray | None, FloatArray | None]:
-        """Option prices and greeks ``(B, n_opt)`` (``(B,)`` for one option); ``out`` gives
-        the price and delta arrays to fill when there is a single option."""
-        lay = self.layout
-        tau = (lay.opt_expiry_s - t_s) / SECONDS_PER_YEAR
-        if self._n_opt == 1:  # 1-D arrays: measurably faster through the ufunc machinery
-            a = self._opt_asset0
+        """Prices, deltas and the greeks asked for of the live options in ``blk``,
+        ``(B, n)`` (``(B,)`` for a single option). Prices and deltas are written into ``out``
+        unless an input is degenerate (zero vol or strike), in which case the reference
+        implementation's fresh arrays come back instead."""
+        n = blk.n
+        tau = (blk.expiry_s - t_s) / SECONDS_PER_YEAR
+        if n == 1:  # 1-D arrays: measurably faster through the ufunc machinery
+            a = blk.asset0
             s_a, v_a = spot[:, a], vol[:, a]
-        elif self._one_asset:
-            a = self._opt_asset0
+        elif blk.asset0 >= 0:
+            a = blk.asset0
             s_a, v_a = spot[:, a:a + 1], vol[:, a:a + 1]
         else:
-            s_a, v_a = spot[:, lay.opt_asset], vol[:, lay.opt_asset]
+            s_a, v_a = spot[:, blk.asset], vol[:, blk.asset]
         const_vol = vol.strides[0] == 0  # one vol for every path (gbm, jump, replay)
         v0 = v_a[0]
         vol_ok = bool(np.all(v0 > 0.0)) if const_vol else bool(np.all(v_a > 0.0))
-        if not (np.all(tau > 0.0) and self._strikes_ok and vol_ok):
-            strike, call = lay.opt_strike, lay.opt_call
-            if self._n_opt == 1:
-                strike, call, tau = strike[0], call[0], tau[0]
-            g = bs_greeks(s_a, strike, tau, v_a, self._r, call)
+        if not (self._strikes_ok and vol_ok):
+            strike, call, t = blk.strike, blk.call, tau
+            if n == 1:
+                strike, call, t = strike[0], call[0], tau[0]
+            g = bs_greeks(s_a, strike, t, v_a, self._r, call)
             return (g.price, g.delta, g.gamma if self.want_gamma else None,
                     g.vega if self.want_vega else None, g.theta if self.want_theta else None)
         r = self._r
-        if self._n_opt == 1:
-            tau, strike, log_k, put = float(tau[0]), float(lay.opt_strike[0]), \
-                float(self._log_k[0]), float(self._put[0])
+        if n == 1:
+            tau, strike, log_k, put = float(tau[0]), float(blk.strike[0]), \
+                float(blk.log_k[0]), float(blk.put[0])
         else:
-            strike, log_k, put = lay.opt_strike, self._log_k, self._put
+            strike, log_k, put = blk.strike, blk.log_k, blk.put
+        price, delta = out
+        shape = price.shape
         sqrt_t = np.sqrt(tau)
-        if const_vol and self._n_opt == 1 and not (self.want_gamma or self.want_vega
-                                                    or self.want_theta):
-            return self._one_option(s_a, float(v0), tau, sqrt_t, strike, log_k, put, out)
-        log_s = np.log(s_a)
+        # Puts go through the same formulas with w = -1 (N(w d1), N(w d2)), folded into the
+        # per-option scalars: no put-call parity step, and no cancellation for deep puts.
+        w: Any = 1.0 - 2.0 * put
+        log_s = np.log(s_a, out=self._buf("log_s", s_a.shape))
+        d1 = self._buf("d1", shape, order="F")
         if const_vol:
-            v = v0 if self._n_opt == 1 else np.ascontiguousarray(v0)  # scalar or (n,)
+            v: Any = v0 if n == 1 else np.ascontiguousarray(v0)  # scalar or (n,)
             sd: Any = v * sqrt_t
-            shift = (r + 0.5 * v * v) * tau - log_k
-            d1 = log_s + shift
-            d1 *= 1.0 / sd
+            np.add(log_s, (r + 0.5 * v * v) * tau - log_k, out=d1)
+            d1 *= w / sd  # w d1
+            d2 = np.subtract(d1, w * sd, out=self._buf("d2", shape, order="F"))  # w d2
         else:
             v = v_a
-            sd = v_a * sqrt_t  # (B, n)
-            d1 = log_s - log_k
-            d1 += (0.5 * tau) * (v_a * v_a) + r * tau
+            sd = np.multiply(v_a, sqrt_t, out=self._buf("sd", shape, order="F"))
+            np.subtract(log_s, log_k, out=d1)
+            tmp = np.multiply(v_a, v_a, out=self._buf("tmp", shape, order="F"))
+            tmp *= 0.5 * tau
+            if r != 0.0:
+                tmp += r * tau
+            d1 += tmp
             d1 /= sd
-        d2 = d1 - sd
-        n1 = ndtr(d1)
-        n2 = ndtr(d2)
+            d2 = np.subtract(d1, sd, out=self._buf("d2", shape, order="F"))
+            if blk.any_put:
+                d1 *= w
+                d2 *= w
+        n1 = delta if not blk.any_put else self._buf("n1", shape, order="F")
+        ndtr(d1, out=n1)  # N(w d1)
         kd = strike if r == 0.0 else strike * np.exp(-r * tau)
-        price = s_a * n1
-        n2 *= kd
-        price -= n2  # call value
-        delta = n1
-        if self._any_put:
-            price += put * (kd - s_a)  # put-call parity
-            delta = n1 - put
+        np.multiply(s_a, n1, out=price)
+        ndtr(d2, out=d2)
+        d2 *= kd  # K e^{-r tau} N(w d2)
+        price -= d2
+        if blk.any_put:
+            price *= w
+            np.multiply(n1, w, out=delta)
         gamma = vega = theta = None
         if self.want_gamma or self.want_vega or self.want_theta:
             pdf = np.exp(-0.5 * d1 * d1)
@@ -206,8 +231,7 @@ class Valuer:
             if self.want_theta:
                 theta = -0.5 * s_pdf * (v / sqrt_t)
                 if r != 0.0:
-                    # call: - r K e^{-r tau} N(d2); a put adds r K e^{-r tau}.
-                    theta = theta - r * n2 + put * (r * kd)
+                    theta = theta - (r * w) * d2  # - w r K e^{-r tau} N(w d2)
         return price, delta, gamma, vega, theta
 
     # ------------------------------------------------------------------ all instruments
@@ -232,27 +256,54 @@ class Valuer:
                 delta[:, c] = 1.0
             for c in self._par_list:
                 delta[:, c] = 0.0
-            if self._n_opt == 1:
-                c = self._opt_index
-                op, od, gamma, vega, theta = self._options(
-                    t_s, spot, vol, (price[:, c], delta[:, c]))
-                if not np.may_share_memory(op, price):
-                    price[:, c] = op
-                    delta[:, c] = od
-                # option greeks are (B, n_opt) for every caller
-                gamma = None if gamma is None else gamma.reshape(b, 1)
-                vega = None if vega is None else vega.reshape(b, 1)
-                theta = None if theta is None else theta.reshape(b, 1)
-            elif self._n_opt:
-                op, od, gamma, vega, theta = self._options(t_s, spot, vol)
-                price[:, self._opt_index] = op
-                delta[:, self._opt_index] = od
+            if self._n_opt:
+                gamma, vega, theta = self._mark_options(t_s, spot, vol, price, delta)
             if lay.fut_cols.size:
                 tau = np.maximum(lay.fut_expiry_s - t_s, 0.0) / SECONDS_PER_YEAR
                 growth = np.exp(self._r * tau)
                 price[:, lay.fut_cols] *= growth
                 delta[:, lay.fut_cols] = growth
         return Marks(t_s, spot, vol, price, delta, gamma, vega, theta, lay)
+
+    def _mark_options(self, t_s: float, spot: FloatArray, vol: FloatArray, price: FloatArray,
+                      delta: FloatArray) -> tuple[Any, Any, Any]:
+        """Fill the option columns of ``price`` and ``delta``; return the greeks asked for,
+        ``(B, n_opt)``. Expired options get their limit values (intrinsic, step delta)."""
+        lay = self.layout
+        b = spot.shape[0]
+        live = lay.opt_expiry_s > t_s
+        greeks: list[Any] = [None, None, None]
+        if live.any():
+            blk = self._block(live)
+            c = blk.col
+            if isinstance(c, int | slice):  # views into the matrices: written in place
+                views = (price[:, c], delta[:, c])
+            else:
+                views = (self._buf("op", (b, blk.n), order="F"),
+                         self._buf("od", (b, blk.n), order="F"))
+            op, od, *got = self._options(blk, t_s, spot, vol, views)
+            if not (np.may_share_memory(op, price) and np.may_share_memory(od, delta)):
+                price[:, c] = op
+                delta[:, c] = od
+            for i, g in enumerate(got):
+                if g is None:
+                    continue
+                g = g.reshape(b, blk.n)
+                if blk.n < self._n_opt:
+                    full = np.zeros((b, self._n_opt))
+                    full[:, blk.idx] = g
+                    g = full
+                greeks[i] = g
+        if not live.all():
+            dead = np.flatnonzero(~live)
+            s_d = spot[:, lay.opt_asset[dead]]
+            g = bs_greeks(s_d, lay.opt_strike[dead], 0.0, 1.0, self._r, lay.opt_call[dead])
+            price[:, lay.opt_cols[dead]] = g.price
+            delta[:, lay.opt_cols[dead]] = g.delta
+            for i, want in enumerate((self.want_gamma, self.want_vega, self.want_theta)):
+                if want and greeks[i] is None:
+                    greeks[i] = np.zeros((b, self._n_opt))
+        return greeks[0], greeks[1], greeks[2]
 
     def _delta_view(self, b: int) -> FloatArray:
         if self._delta_cache is None or self._delta_cache.shape[0] != b:

@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rebal.backends.kernel import SECONDS_PER_YEAR, Decision, Fills, Layout, Marks
+from rebal.backends.kernel.layout import weighted_sum
 
 __all__ = ["Accounts"]
 
@@ -124,16 +125,7 @@ class Accounts:
     def equity(self, marks: Marks) -> FloatArray:
         """Cash plus the marks of value-carrying positions, ``(B,)``; the array is reused by the
         next call."""
-        out, q, price = self._equity, self.positions, marks.price
-        if not self._value_list:
-            np.copyto(out, self.cash)
-            return out
-        for k, c in enumerate(self._value_list):
-            if k == 0:
-                np.multiply(q[:, c], price[:, c], out=out)
-            else:
-                np.multiply(q[:, c], price[:, c], out=self._tmp)
-                out += self._tmp
+        out = weighted_sum(self.positions, marks.price, self._value_list, self._equity, self._tmp)
         out += self.cash
         return out
 
