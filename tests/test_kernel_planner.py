@@ -390,6 +390,22 @@ def test_cppi_target_value_is_multiplier_times_cushion() -> None:
     np.testing.assert_allclose(dec.orders[:, lay.col("WETH")], [100.0, 100.0])
 
 
+def test_a_cash_leg_is_moved_by_trading_the_other_legs() -> None:
+    s, _ = compile_text(_spec("eth_usdc_relative_weights"))
+    assert s is not None
+    k = Kernel.build(s, "paper", 1)
+    lay = k.layout
+    assert list(k.hedge_cols) == [lay.col("WETH")]  # USDC is the cash balance, not a hedge
+    pos = np.zeros((1, 2), order="F")
+    pos[0, lay.col("USDC")] = 200_000.0  # all cash
+    dec = k.decide(0.0, MarketView(spot=np.full((1, 1), 2500.0), vol=np.full((1, 1), 0.7)),
+                   PortfolioView(pos, np.full(1, 200_000.0)))
+    np.testing.assert_allclose(dec.measure[0], [0.0, 1.0])
+    assert not dec.unmet.any()  # both 50% legs are met by one purchase of WETH
+    assert dec.hedge_orders[0, 0] == pytest.approx(10.0)  # first 10 ETH child of 40 ETH
+    np.testing.assert_allclose(k.book.parent[0, 0], 40.0)
+
+
 def test_leverage_recenters_half_way() -> None:
     s, _ = compile_text(_spec("eth_leverage_2x"))
     assert s is not None

@@ -18,6 +18,8 @@ from rebal.compiler import compile_file, compile_text, ir
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 SHARED = ("btc_eth_weights", "btc_optimal_band", "eth_cppi_vault", "eth_leverage_2x",
           "eth_straddle_hedge")
+OTHERS = sorted(p.stem for p in SPECS.glob("*.rebal")
+                if p.stem not in SHARED and "policy" not in p.stem)
 ARRAYS = ("pnl", "fees", "slippage", "gas", "funding", "trades", "rebalances",
           "tracking_error", "max_drawdown", "liquidated", "halted")
 
@@ -251,6 +253,54 @@ def test_the_shared_examples_simulate_on_their_sim_venue(name: str) -> None:
         assert np.all(np.isfinite(getattr(res, field))), field
     assert res.trades.sum() > 0
     np.testing.assert_allclose(res.pnl + 0.0, res.pnl)  # numbers, not objects
+
+
+@pytest.mark.parametrize("name", OTHERS)
+def test_the_other_examples_simulate_too(name: str) -> None:
+    s = spec_file(name)
+    res = simulate(s, sim_venue(s), paths=8, steps=200, base_dir=SPECS)
+    for field in ARRAYS:
+        assert np.all(np.isfinite(getattr(res, field))), field
+
+
+def test_cash_earns_the_rate() -> None:
+    s = compiled("""
+strategy idle {
+  capital 100000 USD
+  instruments { PERP perp ETH }
+  owns PERP
+  target delta 0 ETH { band 1 ETH hedge with PERP }
+  trigger { on breach }
+  venue sim via sim { ETH spot 3000 USD vol 60% rate 5% start 2026-01-01 horizon 73d step 1d
+                      paths 3 }
+}""")
+    res = simulate(s, "sim")
+    np.testing.assert_allclose(res.pnl, 100000.0 * np.expm1(0.05 * 0.2), rtol=1e-12)
+    np.testing.assert_array_equal(res.trades, 0)
+
+
+def test_a_future_is_marked_at_the_forward_and_settles_by_variation_margin() -> None:
+    s = compiled("""
+strategy fut {
+  capital 100000 USD
+  instruments { F future ETH expiry 2026-03-02 }
+  owns F
+  target delta 10 ETH { band 1 ETH hedge with F }
+  trigger { on breach }
+  venue sim via sim { ETH spot 3000 USD vol 60% rate 5% start 2026-01-01 horizon 60d step 1d
+                      paths 50 }
+}""")
+    res = simulate(s, "sim", sample_paths=50)
+    assert res.samples is not None
+    # at t0 the future's delta is e^{r tau}: 10 ETH of delta takes 10 / e^{r tau} contracts
+    q = 10.0 / np.exp(0.05 * 60 / 365)
+    trades0 = [t for t in res.samples.trades if t[1] == 0]
+    assert len(trades0) == 50 and trades0[0][3] == pytest.approx(q)
+    # P&L: the contracts' forward change (F_T = S_T at expiry) plus interest on cash
+    s_t = res.samples.spot[:, -1, 0]
+    fwd0 = 3000.0 * np.exp(0.05 * 60 / 365)
+    assert np.all(np.abs(res.trades - 1) <= 60)  # rebalanced as delta drifts with tau
+    assert np.corrcoef(res.pnl, s_t - fwd0)[0, 1] > 0.99
 
 
 def test_the_replay_example_is_the_same_on_every_path() -> None:

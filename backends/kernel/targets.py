@@ -13,6 +13,8 @@ Measures, in the target's unit:
 * ``gamma|vega|theta A``: the portfolio greek in the language's conventions (Gamma S^2/100,
   per vol point, per day);
 * ``weights``: one row per leg, ``q p / equity`` (p = notional for perps/futures, else price);
+  a leg in a par-currency cash instrument is the cash balance over equity, moved by buying
+  and selling the other (value-carrying) legs rather than traded itself;
 * ``leverage``: net exposure of the hedge instruments ``sum q delta S / equity``;
 * ``cppi``: the risky instrument's weight; its center is
   ``min(multiplier x max(equity - floor x capital, 0), equity) / equity``.
@@ -302,8 +304,11 @@ class _Builder:
         rows = []
         for leg in t.legs:
             i = self.lay.col(leg.instrument)
-            j = self.hcol(leg.instrument)
             band, offs = self.band(leg.band, "", -1)
+            if self.lay.is_par_cash[i]:
+                rows.append(self._cash_weight_row(leg, i, band, offs, t.rebalance))
+                continue
+            j = self.hcol(leg.instrument)
 
             def measure(c: StepContext, i: int = i) -> Any:
                 return c.positions[:, i] * c.exposure_price[:, i] / c.equity
@@ -315,6 +320,18 @@ class _Builder:
                             float(leg.weight), band, offs, [(j, sens, None)], t.rebalance.to,
                             float(t.rebalance.fraction)))
         return rows
+
+    def _cash_weight_row(self, leg: ir.WeightLeg, i: int, band: Any, offs: Any,
+                         rebalance: ir.Rebalance) -> Row:
+        """The weight of a cash balance in a par currency. Cash is not traded itself: it moves
+        when value-carrying hedge instruments are bought or sold (sensitivity -price/equity)."""
+
+        def measure(c: StepContext) -> Any:
+            return c.positions[:, i] / c.equity
+
+        return Row(f"weight {leg.instrument}", "", measure, _const_fn(float(leg.weight)),
+                   float(leg.weight), band, offs, [], rebalance.to, float(rebalance.fraction),
+                   kind="cash_weight")
 
     def leverage_rows(self, t: ir.LeverageTarget) -> list[Row]:
         cols = [self.lay.col(n) for n in t.hedge]
@@ -374,6 +391,10 @@ class _Builder:
                     else:
                         row.sens.append((j, lambda c, i=i, a=a, ccy=ccy: c.marks.delta[:, i] * (
                             c.spot[:, a] if ccy else 1.0), None))
+            elif row.kind == "cash_weight":
+                for j, i in enumerate(self.hedge):
+                    if lay.carries_value[i] and not lay.is_par_cash[i]:
+                        row.sens.append((j, lambda c, i=i: -c.marks.price[:, i] / c.equity, None))
             elif row.kind == "greek":
                 g, conv = row.greek, row.convert
                 for j, i in enumerate(self.hedge):

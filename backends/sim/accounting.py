@@ -2,6 +2,9 @@
 
 Conventions (all amounts in the strategy's numeraire; USD, USDT and USDC at par):
 
+* The cash balance is the numeraire account; a cash instrument in a par currency is that
+  balance (the engine shows it to the kernel in the instrument's position column) and is never
+  filled itself: buying or selling the other legs moves it.
 * Cash starts at ``capital - book_value0``: the book's positions are part of the starting
   position, so equity at t0 equals capital (premium received for short options is cash).
 * Cash earns the venue ``rate`` continuously (a negative balance pays it).

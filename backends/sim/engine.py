@@ -228,6 +228,8 @@ def simulate(
     gas_asset = lay.costs.gas_asset
     gas_eth = lay.costs.gas_eth if gas_asset >= 0 else 0.0
     has_linear = bool(lay.is_linear.any())
+    par_cash = np.flatnonzero(lay.is_par_cash)
+    cash_col = int(par_cash[0]) if par_cash.size else -1
     has_rows = bool(kernel.row_labels)
     rebalances = np.zeros(n_paths)
     te_sum = np.zeros(n_paths)
@@ -248,6 +250,8 @@ def simulate(
             acc.carry(step_s, marks)
         acc.settle_expiries(t, marks)
         equity = acc.equity(marks)
+        if cash_col >= 0:  # the kernel sees the cash balance as the par-cash instrument
+            acc.positions[:, cash_col] = acc.cash
         if has_linear:
             newly = acc.liquidate(marks, equity)
             if newly is not None:
