@@ -144,7 +144,8 @@ def lower_strategy(s: ast.Strategy, sink: Sink, backends: frozenset[str] = BUILT
         if any(x.name == v.name.text for x in venues):
             sink.emit("E202", f"venue `{v.name.text}` is declared twice", v.name.span, "rename one")
             continue
-        lv = lower_venue(rd, v, insts, spans, backends)
+        lv = lower_venue(rd, v, insts, spans, backends,
+                         frozenset(owned) | {b.instrument for b in book})
         if lv is not None:
             venues.append(lv)
 

@@ -38,7 +38,9 @@ def _str(v: ast.Value) -> str:
 
 
 def lower_venue(rd: ClauseReader, v: ast.Venue, instruments: dict[str, ast.Instrument],
-                spans: dict[str, Span], backends: frozenset[str]) -> ir.Venue | None:
+                spans: dict[str, Span], backends: frozenset[str],
+                used: frozenset[str] = frozenset()) -> ir.Venue | None:
+    """Lower one venue; ``used`` names the instruments held or traded (they need prices)."""
     key = f"venues[{v.name.text}]"
     spans[key] = v.name.span
     spans[f"{key}.backend"] = v.backend.span
@@ -76,7 +78,7 @@ def lower_venue(rd: ClauseReader, v: ast.Venue, instruments: dict[str, ast.Instr
         spans[f"{key}.{k}"] = c.span
     config: Any
     if backend == "sim":
-        config = _sim(rd, v, cl, instruments, spans, key)
+        config = _sim(rd, v, cl, instruments, spans, key, used)
     elif backend == "ccxt":
         config = ir.CcxtConfig(
             exchange=_str(cl["exchange"].args[0]) if "exchange" in cl else v.name.text,
@@ -132,7 +134,8 @@ def _stray(rd: ClauseReader, cl: dict[str, ast.Clause]) -> Literal["adopt", "fla
 
 
 def _sim(rd: ClauseReader, v: ast.Venue, cl: dict[str, ast.Clause],
-         instruments: dict[str, ast.Instrument], spans: dict[str, Span], key: str) -> ir.SimConfig | None:
+         instruments: dict[str, ast.Instrument], spans: dict[str, Span], key: str,
+         used: frozenset[str]) -> ir.SimConfig | None:
     out: dict[str, Any] = {}
     if "model" in cl:
         c = cl["model"]
@@ -175,6 +178,15 @@ def _sim(rd: ClauseReader, v: ast.Venue, cl: dict[str, ast.Clause],
         if spot is not None:
             assets.append(ir.SimAsset(asset=ap.asset.text, quote=spot.asset, spot=spot.value, **a))
     out["assets"] = tuple(assets)
+    priced = {a.asset for a in assets} | {ap.asset.text for ap in v.assets}
+    quotes = {a.quote for a in assets}
+    held = [i for n, i in instruments.items() if n in used and i.kind != "cash"]
+    for asset in sorted({i.asset.text for i in held}):
+        if asset not in priced and asset not in quotes:
+            rd.sink.emit(
+                "E803", f"venue `{v.name.text}` gives no price for {asset}", v.name.span,
+                f"add a line like `{asset} spot 100 USD vol 50%` to the venue",
+            )
     corr, fund = [], []
     for c in v.clauses:
         if c.key == "correlation":
