@@ -151,7 +151,7 @@ def lower_mode(rd: ClauseReader, i: int, m: ast.Mode, spans: dict[str, Span]) ->
     if when is None:
         return None
     return ir.Mode(name=m.name.text, when=when.node, trigger=ir.TriggerOverride(**t),
-                   costs=ir.CostsOverride(**cs))
+                   costs=ir.Costs(**cs))
 
 
 def cooldown_default() -> Decimal:

@@ -291,22 +291,13 @@ class TriggerOverride(_Model):
     cooldown_s: Decimal | None = None
 
 
-class CostsOverride(_Model):
-    max_slippage: Decimal | None = None
-    max_fee: Decimal | None = None
-    max_gas_gwei: Decimal | None = None
-    max_gas_cost: Amount | None = None
-    min_trade: Amount | None = None
-    split: Split | None = None
-    budget: Rate | None = None
-    max_funding: Rate | None = None
-
-
 class Mode(_Model):
+    """Overrides of costs and trigger while `when` holds; a None cost field keeps the base."""
+
     name: str
     when: Expr
     trigger: TriggerOverride
-    costs: CostsOverride
+    costs: Costs
 
 
 # ------------------------------------------------------------------ venues

@@ -218,9 +218,9 @@ def _sim(rd: ClauseReader, v: ast.Venue, cl: dict[str, ast.Clause],
     if "gas" in cl:
         c = cl["gas"]
         g = rd.gas(c.args[0], "the gas price", c.span)
-        used = rd.integer(c.args[1], "gas_used", c.span, lo=1)
-        if g is not None and used is not None:
-            out["gas_price_gwei"], out["gas_used"] = g, used
+        gas_used = rd.integer(c.args[1], "gas_used", c.span, lo=1)
+        if g is not None and gas_used is not None:
+            out["gas_price_gwei"], out["gas_used"] = g, gas_used
     if "start_date" in cl:
         d = cl["start_date"].args[0]
         if isinstance(d, ast.DateLit):

@@ -42,7 +42,7 @@ def _used(s: ir.Strategy, v: ir.Venue) -> dict[str, list[str]]:
         for key, band in facts.bands(i, t):
             if isinstance(band, ir.OptimalBand):
                 add("band.optimal", key)
-    costs: list[tuple[str, ir.Costs | ir.CostsOverride]] = [("costs", s.costs)]
+    costs: list[tuple[str, ir.Costs]] = [("costs", s.costs)]
     costs += [(f"modes[{m.name}].costs", m.costs) for m in s.modes]
     for prefix, c in costs:
         if c.split is not None:

@@ -39,7 +39,7 @@ def _limit(p: ir.Policy, clause: str) -> ir.PolicyLimit | None:
     return next((x for x in p.limits if x.clause == clause), None)
 
 
-def _cost_value(c: ir.Costs | ir.CostsOverride, clause: str) -> Decimal | None:
+def _cost_value(c: ir.Costs, clause: str) -> Decimal | None:
     if clause == "max_gas":
         return c.max_gas_gwei
     v = getattr(c, clause)
@@ -64,7 +64,7 @@ def policy_limits(cx: RuleContext) -> Iterator[Diagnostic]:
         lim = _limit(p, clause)
         if lim is None:
             continue
-        places: list[tuple[str, str, ir.Costs | ir.CostsOverride]] = [
+        places: list[tuple[str, str, ir.Costs]] = [
             (f"costs.{clause}", "", s.costs)]
         places += [(f"modes[{m.name}].costs.{clause}", f"mode `{m.name}`'s ", m.costs)
                    for m in s.modes]
