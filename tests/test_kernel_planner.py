@@ -449,3 +449,17 @@ def _epoch(day: str) -> float:
 
     d = dt.date.fromisoformat(day)
     return dt.datetime(d.year, d.month, d.day, tzinfo=dt.UTC).timestamp()
+
+
+@pytest.mark.parametrize(("k", "h"), [(1, 1), (2, 2), (1, 2), (2, 1), (3, 3), (2, 3), (3, 2)])
+def test_small_solver_is_the_pseudo_inverse_solution(k: int, h: int) -> None:
+    from rebal.backends.kernel.targets import solve_small
+
+    rng = np.random.default_rng(k * 10 + h)
+    a = rng.normal(size=(40, k, h))
+    d = rng.normal(size=(40, k))
+    a[0] = 0.0  # nothing moves anything
+    a[1, :, 0] = 0.0  # one instrument moves nothing
+    a[2, 0] = a[2, -1]  # two identical rows
+    want = np.einsum("bhk,bk->bh", np.linalg.pinv(a), d)
+    np.testing.assert_allclose(solve_small(a, d), want, atol=1e-7)

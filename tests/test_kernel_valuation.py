@@ -29,7 +29,7 @@ def strategy(body: str, venue: str = "ETH spot 3000 USD vol 60% start 2026-01-01
     return s
 
 
-BOOK = strategy("""
+BOOK_BODY = """
   instruments {
     C1 option ETH call strike 2800 USD expiry 2026-03-27
     P1 option ETH put  strike 3200 USD expiry 2026-06-26
@@ -41,7 +41,8 @@ BOOK = strategy("""
   target delta 0 ETH { band 0.5 ETH hedge with PERP }
   target gamma within -1000 USD to 1000 USD { hedge with C2 }
   trigger { on breach }
-""")
+"""
+BOOK = strategy(BOOK_BODY)
 
 ONE_CALL = strategy("""
   instruments { C option ETH call strike 3100 USD expiry 2026-04-01  PERP perp ETH }
@@ -83,6 +84,26 @@ def test_option_marks_equal_the_reference_black_scholes(strat: ir.Strategy, per_
     perp = lay.col("PERP")
     np.testing.assert_array_equal(m.price[:, perp], spot[:, 0])
     np.testing.assert_array_equal(m.delta[:, perp], 1.0)
+
+
+@pytest.mark.parametrize("per_path_vol", [False, True])
+def test_option_marks_with_a_rate_equal_the_reference(per_path_vol: bool) -> None:
+    strat = strategy(BOOK_BODY, venue="ETH spot 3000 USD vol 60% rate 5% start 2026-01-01 "
+                     "horizon 1d step 1h paths 4")
+    rng = np.random.default_rng(3)
+    b = 32
+    spot = 3000.0 * np.exp(rng.normal(0.0, 0.4, (b, 1)))
+    vol = rng.uniform(0.2, 1.2, (b, 1)) if per_path_vol else np.broadcast_to(
+        np.array([0.7]), (b, 1))
+    lay = Kernel.build(strat, "sim", b).layout
+    tau = (lay.opt_expiry_s - 0.0) / SECONDS_PER_YEAR
+    ref = bs_greeks(spot[:, lay.opt_asset], lay.opt_strike, tau, np.asarray(vol)[:, lay.opt_asset],
+                    0.05, lay.opt_call)
+    m = Valuer(lay, gamma=True, vega=True, theta=True, reuse_buffers=True).mark(0.0, spot, vol)
+    np.testing.assert_allclose(m.price[:, lay.opt_cols], ref.price, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(m.delta[:, lay.opt_cols], ref.delta, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(m.theta, ref.theta, rtol=1e-10)
+    np.testing.assert_allclose(m.gamma, ref.gamma, rtol=1e-10)
 
 
 def test_price_and_delta_only_fast_path_matches_reference() -> None:
@@ -152,15 +173,17 @@ def test_greek_references_follow_the_language_conventions() -> None:
 
 def test_gamma_target_moves_the_option_hedge_to_the_range() -> None:
     spot = np.array([[3000.0], [3300.0]])
-    pos = np.tile(Kernel.build(BOOK, "sim", 1).layout.book, (2, 1))
+    pos = 10 * np.tile(Kernel.build(BOOK, "sim", 1).layout.book, (2, 1))  # gamma ~ -1000 USD
     k, dec = _decide(BOOK, spot, pos, np.full(2, 1e5))
+    assert dec.measure[0, 1] < -1000.0
     lay = k.layout
     post = pos.copy()
     post[:, dec.hedge_cols] += dec.hedge_orders
     _, after = _decide(BOOK, spot, post, np.full(2, 1e5))
     assert np.all(np.abs(after.measure[:, 0]) < 1e-9)  # delta back to 0
-    assert np.all(np.abs(after.measure[:, 1]) <= 1000.0 + 1e-6)  # gamma inside its range
-    assert np.all(dec.orders[:, lay.col("C2")] != 0.0)
+    # path 0 was below the range and goes to its edge; path 1 was inside and stays put
+    np.testing.assert_allclose(after.measure[:, 1], [-1000.0, dec.measure[1, 1]])
+    assert dec.orders[0, lay.col("C2")] > 0.0 and dec.orders[1, lay.col("C2")] == 0.0
 
 
 # --------------------------------------------------------------------------- liquidation

@@ -200,7 +200,7 @@ class TargetSet:
                 v = const if const is not None else fn(ctx)
                 amat[:, r, j] = v if np.ndim(v) == 0 else np.asarray(v)[idx]
         dmat = sol_stack(d, b)[idx]
-        sol_x = np.einsum("bhk,bk->bh", np.linalg.pinv(amat), dmat)
+        sol_x = solve_small(amat, dmat)
         x[idx] = sol_x
         m = sol.stack("measure")[idx]
         post = m + np.einsum("bkh,bh->bk", amat, sol_x)
@@ -211,6 +211,45 @@ class TargetSet:
         unmet_all = np.zeros((b, k), dtype=bool)
         unmet_all[idx] = np.where(self._banded, outside, missed)
         return x, unmet_all
+
+
+def solve_small(amat: FloatArray, d: FloatArray) -> FloatArray:
+    """Batched ``A x = d`` for small ``(K, H)``: exact when square, least-norm when
+    under-determined, least-squares when over-determined (the pseudo-inverse solution).
+
+    Closed forms for 1x1 and 2x2 systems (via the normal equations when not square), LU for
+    bigger ones; rows whose system is singular fall back to the SVD pseudo-inverse."""
+    b, k, h = amat.shape
+    at = np.swapaxes(amat, 1, 2)
+    if k == h:
+        m, rhs = amat, d
+    elif k < h:
+        m, rhs = amat @ at, d  # x = A^T (A A^T)^-1 d
+    else:
+        m, rhs = at @ amat, np.einsum("bhk,bk->bh", at, d)  # x = (A^T A)^-1 A^T d
+    n = m.shape[1]
+    scale = np.abs(m).reshape(b, -1).max(axis=1)
+    if n == 1:
+        det = m[:, 0, 0]
+        ok = np.abs(det) > 1e-12 * scale
+        y = (rhs[:, 0] / np.where(ok, det, 1.0))[:, None]
+    elif n == 2:
+        m00, m01, m10, m11 = m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1]
+        det = m00 * m11 - m01 * m10
+        ok = np.abs(det) > 1e-12 * scale * scale
+        inv = 1.0 / np.where(ok, det, 1.0)
+        y = np.stack([(m11 * rhs[:, 0] - m01 * rhs[:, 1]) * inv,
+                      (m00 * rhs[:, 1] - m10 * rhs[:, 0]) * inv], axis=1)
+    else:
+        det = np.linalg.det(m)
+        ok = np.abs(det) > 1e-12 * scale**n
+        safe = np.where(ok[:, None, None], m, np.eye(n))
+        y = np.linalg.solve(safe, rhs[..., None])[..., 0]
+    x = np.einsum("bhk,bk->bh", at, y) if k < h else y
+    if not ok.all():
+        bad = ~ok
+        x[bad] = np.einsum("bhk,bk->bh", np.linalg.pinv(amat[bad]), d[bad])
+    return x
 
 
 def sol_stack(cols: list[Any], batch: int) -> FloatArray:
