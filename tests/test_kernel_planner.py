@@ -463,3 +463,17 @@ def test_small_solver_is_the_pseudo_inverse_solution(k: int, h: int) -> None:
     a[2, 0] = a[2, -1]  # two identical rows
     want = np.einsum("bhk,bk->bh", np.linalg.pinv(a), d)
     np.testing.assert_allclose(solve_small(a, d), want, atol=1e-7)
+
+
+def test_limit_price_comes_from_max_slippage_and_a_mode_can_set_one() -> None:
+    extra = "mode fast when abs(delta) > 3 ETH { max slippage 1% }"
+    d = Driver(perp_delta(costs="min trade 0.01 ETH", extra=extra), 2)
+    d.pos[:, 0] = [1.0, 4.0]  # only path 1 is in the mode
+    dec = d.step(0.0, fill=False)
+    assert dec.limit_price is not None
+    assert np.isnan(dec.limit_price[0, 0])  # sell 1 ETH without a limit
+    assert dec.limit_price[1, 0] == pytest.approx(3000.0 * 0.99)  # sell 4 ETH, 1% below mid
+    d2 = Driver(perp_delta(), 1)
+    d2.pos[:, 0] = -1.0
+    dec = d2.step(0.0, fill=False)
+    assert dec.limit_price is not None and dec.limit_price[0, 0] == pytest.approx(3015.0)

@@ -284,10 +284,10 @@ class Kernel:
 
     def _limit_price(self, ctx: StepContext, mode: Any, child: FloatArray, marks: Marks
                      ) -> FloatArray:
-        slip = self._slip(ctx, mode)
-        s = np.asarray(slip, dtype=np.float64)
-        s = np.where(np.isnan(s), np.inf, s)
-        s = s[:, None] if s.ndim else s
+        """Mid moved by ``max slippage`` against the order; nan where there is no order or no
+        limit on that path (a mode may set one where the base costs have none)."""
+        slip = np.asarray(self._slip(ctx, mode), dtype=np.float64)
+        s = slip[:, None] if slip.ndim else slip
         price = marks.price[:, self.hedge_cols]
         out = price * (1.0 + np.sign(child) * s)
         return np.where(child == 0.0, np.nan, out)

@@ -189,13 +189,14 @@ class Accounts:
             if limits is not None:
                 with np.errstate(invalid="ignore"):
                     room = np.abs(limits[:, j] / p - 1.0)
+                room = np.where(np.isnan(room), np.inf, room)  # nan: no limit on this order
                 if impact:
                     k = k_imp + c.impact_notional * p
                     cap = np.maximum((room - c.slippage) / k, 0.0)
-                    q = np.where(np.isnan(room), 0.0, np.sign(q) * np.minimum(np.abs(q), cap))
+                    q = np.sign(q) * np.minimum(np.abs(q), cap)
                     slip = c.slippage + np.abs(q) * k
                 else:
-                    q = np.where(slip <= room + 1e-12, q, 0.0)  # nan room: no order
+                    q = np.where(slip <= room + 1e-12, q, 0.0)
             filled[:, j] = q
             traded = np.abs(q, out=self._tmp)
             traded *= p
