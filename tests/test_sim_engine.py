@@ -336,3 +336,23 @@ def test_kernel_for_live_use_needs_no_sim_venue() -> None:
     k = Kernel.build(s, "deribit", 1)
     assert k.layout.costs.fee == pytest.approx(0.0005)  # the spec's own max fee
     assert k.layout.assets == ("ETH",)
+
+
+def test_children_released_together_count_as_separate_fills() -> None:
+    s = compiled("""
+strategy twap {
+  capital 100000 USD
+  instruments { PERP perp ETH }
+  owns PERP
+  target delta 23 ETH { band 1 ETH hedge with PERP }
+  trigger { on breach }
+  costs { split 5 ETH every 2m }
+  venue sim via sim { ETH spot 3000 USD vol 1% start 2026-01-01 horizon 1h step 5m paths 2 }
+}""")
+    res = simulate(s, "sim", sample_paths=1)
+    assert res.samples is not None
+    # 23 ETH as 5-ETH children, two per 5-minute step: 10, 10, 3 -> 5 children, 1 decision
+    assert [t[3] for t in res.samples.trades] == pytest.approx([10.0, 10.0, 3.0])
+    assert [t[4] for t in res.samples.trades] == ["breach", "split", "split"]
+    np.testing.assert_array_equal(res.trades, 5)
+    np.testing.assert_array_equal(res.rebalances, 1)

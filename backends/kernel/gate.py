@@ -128,7 +128,8 @@ class Gate:
         return bool(self.codes)
 
     def check(self, positions: FloatArray, orders: FloatArray, marks: Marks, equity: FloatArray,
-              est_cost: FloatArray, recent_orders: FloatArray | None) -> NDArray[np.int16]:
+              est_cost: FloatArray, recent_orders: FloatArray | None,
+              new_orders: FloatArray | None = None) -> NDArray[np.int16]:
         """Refusal code per path (0: allowed) for sending ``orders`` now."""
         code = np.zeros(positions.shape[0], dtype=np.int16)
         has = (orders != 0.0).any(axis=1)
@@ -173,6 +174,6 @@ class Gate:
             refuse("max notional", (n1 > lim * (1 + _TOL)) & (n1 > n0 * (1 + _TOL)))
         if self.max_orders is not None and recent_orders is not None:
             count, _ = self.max_orders
-            now = (orders != 0.0).sum(axis=1)
+            now = new_orders if new_orders is not None else (orders != 0.0).sum(axis=1)
             refuse("max orders", recent_orders + now > count)
         return code

@@ -100,8 +100,9 @@ class OrderBook:
     """
 
     def __init__(self, hedge_cols: NDArray[np.intp], batch: int, splits: bool,
-                 drop_dust: bool = True) -> None:
+                 drop_dust: bool = True, step_s: float | None = None) -> None:
         self.hedge_cols = hedge_cols
+        self.step_s = step_s  # the caller's decision interval, if it has a fixed one
         self.drop_dust = drop_dust
         self.batch = batch
         h = hedge_cols.size
@@ -113,6 +114,8 @@ class OrderBook:
         self.prev_t: float | None = None
         self.any_pending = False
         self._zero_child = np.zeros((batch, h), order="F")
+        # child orders per leg in the last release (None: one per non-zero leg)
+        self.children: FloatArray | None = None
         self._zero_reason = np.zeros(batch, dtype=np.int8)
 
     def pending(self) -> BoolArray | None:
@@ -148,8 +151,9 @@ class OrderBook:
     def release(self, t_s: float, size_ccy: Any, every_s: Any, marks: Marks
                 ) -> tuple[FloatArray, NDArray[np.int8]]:
         """Children due now ``(B, H)`` and their reason codes ``(B,)``."""
-        dt_step = 0.0 if self.prev_t is None else t_s - self.prev_t
+        dt_step = (self.step_s or 0.0) if self.prev_t is None else t_s - self.prev_t
         self.prev_t = t_s
+        self.children = None
         if not self.any_pending:
             return self._zero_child, self._zero_reason
         if not self.splits:
@@ -159,6 +163,7 @@ class OrderBook:
             has = _any_cols(child != 0.0)
             return child, reason * has.view(np.int8)
         no_split = isinstance(size_ccy, float) and math.isnan(size_ccy)
+        self.children = None
         if no_split:
             child = self.parent.copy()
         else:
@@ -172,8 +177,14 @@ class OrderBook:
             budget = n * size
             with np.errstate(invalid="ignore"):
                 budget = np.where(np.isnan(budget), np.inf, budget)
-            lim = (budget[:, None] if budget.ndim else budget) / marks.notional[:, self.hedge_cols]
+            notional = marks.notional[:, self.hedge_cols]
+            lim = (budget[:, None] if budget.ndim else budget) / notional
             child = np.sign(self.parent) * np.minimum(np.abs(self.parent), lim)
+            one = (size[:, None] if size.ndim else size) / notional  # units of one child
+            with np.errstate(invalid="ignore", divide="ignore"):
+                count = np.ceil(np.abs(child) / one - 1e-9)
+            self.children = np.where(np.isfinite(count), np.maximum(count, 1.0), 1.0) * (
+                child != 0.0)
         has = _any_cols(child != 0.0)
         reason = np.where(self.started, np.int8(SPLIT), self.parent_reason).astype(np.int8)
         reason *= has.view(np.int8)

@@ -72,6 +72,7 @@ class Decision:
     est_cost: FloatArray | None
     any_orders: bool
     marks: Marks
+    children: FloatArray | None = None  # child orders per leg (B, H); None: one per order
 
     @cached_property
     def orders(self) -> FloatArray:
@@ -128,7 +129,7 @@ class Kernel:
     """The compiled planner for one strategy on one venue and batch size."""
 
     def __init__(self, strategy: ir.Strategy, layout: Layout, batch: int, *,
-                 reuse_buffers: bool = False) -> None:
+                 reuse_buffers: bool = False, step_s: float | None = None) -> None:
         self.strategy = strategy
         self.layout = layout
         self.batch = batch
@@ -155,7 +156,7 @@ class Kernel:
         # asks for a trade smaller than the band, so breach-only specs skip the dust filter.
         dust = self.triggers.has_clock or bool(strategy.modes) or any(
             r.band is None for r in self.targets.rows)
-        self.book = OrderBook(self.hedge_cols, batch, splits, drop_dust=dust)
+        self.book = OrderBook(self.hedge_cols, batch, splits, drop_dust=dust, step_s=step_s)
         self.splits = splits
         self.peak = np.full(batch, -np.inf)
         self.track_peak = needs.drawdown
@@ -171,15 +172,19 @@ class Kernel:
 
     @classmethod
     def build(cls, strategy: ir.Strategy, venue: ir.Venue | str | None, batch: int, *,
-              epoch_s: float | None = None, reuse_buffers: bool = False) -> Kernel:
+              epoch_s: float | None = None, reuse_buffers: bool = False,
+              step_s: float | None = None) -> Kernel:
         """Precompute everything for ``strategy`` on ``venue`` (a name or an IR venue).
 
-        ``reuse_buffers`` lets ``mark`` write into two alternating sets of arrays (a step
-        loop's choice: each Marks then stays valid until the next-but-one ``mark``)."""
+        ``epoch_s`` is the unix time of ``t_s == 0`` (default: UTC midnight of the sim venue's
+        start, or of today). ``reuse_buffers`` lets ``mark`` write into two alternating sets of
+        arrays (a step loop's choice: each Marks then stays valid until the next-but-one
+        ``mark``). ``step_s`` is a fixed decision interval, if the caller has one: the first
+        decision may then release ``floor(step / period)`` split children like the others."""
         if isinstance(venue, str):
             venue = strategy.venue(venue)
         return cls(strategy, build_layout(strategy, venue, epoch_s=epoch_s), batch,
-                   reuse_buffers=reuse_buffers)
+                   reuse_buffers=reuse_buffers, step_s=step_s)
 
     # ------------------------------------------------------------------ inputs
 
@@ -257,6 +262,7 @@ class Kernel:
             reason=child_reason, triggered=fire, mode=mode,
             halted=self.halted.copy() if self.halts else self.halted, refused=refused,
             unmet_rows=unmet, rows=sol, est_cost=est, any_orders=any_orders, marks=marks,
+            children=self.book.children,
         )
 
     def _limits(self, ctx: StepContext, mode: Any, book: PortfolioView, child: FloatArray,
@@ -270,7 +276,9 @@ class Kernel:
             recent = None
             if self.order_counts is not None:
                 recent = self.order_counts.total(ctx.t_s, self.gate.max_orders[1])  # type: ignore[index]
-            code = self.gate.check(book.positions, full, ctx.marks, book.equity, est, recent)
+            kids = self.book.children
+            code = self.gate.check(book.positions, full, ctx.marks, book.equity, est, recent,
+                                   None if kids is None else kids.sum(axis=1))
             refused = np.where(refused == 0, code, refused).astype(np.int16)
         child = full[:, self.hedge_cols]
         stop = (refused != 0) & (refused != self._max_funding_code)
@@ -301,8 +309,8 @@ class Kernel:
         self.book.filled(dec.hedge_orders, fills.qty)
         self.costs.spent(dec.t_s, fills.cost)
         if self.order_counts is not None:
-            sent = (dec.hedge_orders != 0.0).sum(axis=1).astype(np.float64)
-            self.order_counts.add(dec.t_s, sent)
+            sent = dec.children if dec.children is not None else dec.hedge_orders != 0.0
+            self.order_counts.add(dec.t_s, np.asarray(sent, dtype=np.float64).sum(axis=1))
 
     # ------------------------------------------------------------------ names
 

@@ -209,7 +209,10 @@ class Accounts:
                 self.cash -= self._tmp
             self.positions[:, col] += q
             nz = q != 0.0
-            np.add(self.fills, nz, out=self.fills)
+            if dec.children is None:
+                np.add(self.fills, nz, out=self.fills)
+            else:  # several children of one order released in the same step
+                self.fills += np.where(nz, dec.children[:, j], 0.0)
             any_fill = nz if isinstance(any_fill, bool) else (any_fill | nz)
         cost: Any = fee_cost + slip_cost
         if self._gas:

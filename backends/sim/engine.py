@@ -204,7 +204,7 @@ def simulate(
         raise SimulationError("the horizon must hold at least one step")
 
     try:
-        kernel = Kernel.build(strategy, venue, n_paths, reuse_buffers=True)
+        kernel = Kernel.build(strategy, venue, n_paths, reuse_buffers=True, step_s=step_s)
     except KeyError as exc:
         raise SimulationError(f"cannot simulate: {exc.args[0]}") from None
     lay = kernel.layout
