@@ -18,6 +18,7 @@ Conventions fixed here:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,6 +127,11 @@ class Layout:
 
 def column_index(cols: NDArray[np.intp] | list[int]) -> slice | NDArray[np.intp]:
     """A slice when ``cols`` are consecutive (views instead of copies), else the array."""
+    return _column_index(tuple(int(c) for c in cols))
+
+
+@functools.lru_cache(maxsize=256)
+def _column_index(cols: tuple[int, ...]) -> slice | NDArray[np.intp]:
     arr = np.asarray(cols, dtype=np.intp)
     if arr.size and np.array_equal(arr, np.arange(arr[0], arr[0] + arr.size)):
         return slice(int(arr[0]), int(arr[0]) + arr.size)

@@ -295,11 +295,14 @@ class Valuer:
                     g = full
                 greeks[i] = g
         if not live.all():
+            # Expired: the limit values (intrinsic against K, a step delta, +-0.5 at the money),
+            # as the reference implementation gives them for T <= 0, without its general path.
             dead = np.flatnonzero(~live)
-            s_d = spot[:, lay.opt_asset[dead]]
-            g = bs_greeks(s_d, lay.opt_strike[dead], 0.0, 1.0, self._r, lay.opt_call[dead])
-            price[:, lay.opt_cols[dead]] = g.price
-            delta[:, lay.opt_cols[dead]] = g.delta
+            w = np.where(lay.opt_call[dead], 1.0, -1.0)
+            money = (spot[:, lay.opt_asset[dead]] - lay.opt_strike[dead]) * w
+            cols = lay.opt_cols[dead]
+            price[:, cols] = np.maximum(money, 0.0)
+            delta[:, cols] = ((money > 0.0) + 0.5 * (money == 0.0)) * w
             for i, want in enumerate((self.want_gamma, self.want_vega, self.want_theta)):
                 if want and greeks[i] is None:
                     greeks[i] = np.zeros((b, self._n_opt))
