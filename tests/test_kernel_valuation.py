@@ -242,3 +242,30 @@ def test_gate_refuses_leverage_growth_with_the_limit_named_and_allows_reduction(
     assert k.refusal_names[dec.refused[0]] == "max leverage"
     np.testing.assert_array_equal(dec.refused[1:], [0, 0])
     np.testing.assert_allclose(dec.orders[:, k.layout.col("PERP")], [0.0, -15.0, 10.0])
+
+
+def test_a_book_with_some_options_expired_matches_the_reference() -> None:
+    s = strategy("""
+      instruments {
+        A option ETH call strike 2900 USD expiry 2026-09-01
+        B option ETH put  strike 3000 USD expiry 2026-02-01
+        C option ETH put  strike 3100 USD expiry 2026-10-01
+        PERP perp ETH
+      }
+      book { A 1  B -2  C 3 }
+      owns PERP
+      target delta 0 ETH { band 0.5 ETH hedge with PERP }
+      trigger { on breach }
+    """)
+    b = 16
+    spot = np.linspace(2500.0, 3500.0, b).reshape(b, 1)
+    spot[3, 0] = 3000.0  # exactly at B's strike: delta -0.5 by the limit convention
+    vol = np.broadcast_to(np.array([0.6]), (b, 1))
+    t_s = 60 * 86400.0  # B expired on day 31; A and C are live and not adjacent
+    lay, ref = _reference(s, t_s, spot, np.asarray(vol))
+    for reuse in (False, True):
+        m = Valuer(lay, gamma=True, reuse_buffers=reuse).mark(t_s, spot, vol)
+        np.testing.assert_allclose(m.price[:, lay.opt_cols], ref.price, rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(m.delta[:, lay.opt_cols], ref.delta, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(m.gamma, ref.gamma, rtol=1e-10, atol=1e-15)
+    assert m.delta[3, lay.col("B")] == -0.5
