@@ -453,7 +453,7 @@ def _epoch(day: str) -> float:
 
 @pytest.mark.parametrize(("k", "h"), [(1, 1), (2, 2), (1, 2), (2, 1), (3, 3), (2, 3), (3, 2)])
 def test_small_solver_is_the_pseudo_inverse_solution(k: int, h: int) -> None:
-    from rebal.backends.kernel.targets import solve_small
+    from rebal.backends.kernel.solver import solve_small
 
     rng = np.random.default_rng(k * 10 + h)
     a = rng.normal(size=(40, k, h))

@@ -34,7 +34,8 @@ from .history import PriceHistory
 from .layout import Layout, build_layout
 from .modes import build_settings
 from .orders import OrderBook, RollingBuckets
-from .targets import Solution, TargetSet, build_targets
+from .solver import Solution, TargetSet
+from .targets import build_targets
 from .triggers import REASONS, TriggerState
 from .valuation import Marks, Valuer
 
@@ -137,7 +138,8 @@ class Kernel:
         needs = Needs()
         self.refusal_names: list[str] = [""]
         self.modes, self.settings = build_settings(strategy, layout, self.history, needs, batch)
-        self.targets: TargetSet = build_targets(strategy, layout, self.history, needs, batch)
+        rows, hedge = build_targets(strategy, layout, self.history, needs)
+        self.targets = TargetSet(rows, hedge, batch)
         self.halts = [compile_expr(h, layout, self.history, needs) for h in strategy.risk.halt_when]
         self.gate = Gate(strategy, layout, self.refusal_names)
         self.costs = CostRules(layout, self.settings, batch, self.refusal_names,
