@@ -477,3 +477,38 @@ def test_limit_price_comes_from_max_slippage_and_a_mode_can_set_one() -> None:
     d2.pos[:, 0] = -1.0
     dec = d2.step(0.0, fill=False)
     assert dec.limit_price is not None and dec.limit_price[0, 0] == pytest.approx(3015.0)
+
+
+@pytest.mark.parametrize(("costs", "venue_extra", "name"), [
+    ("max fee 5 bps", "fee 10 bps", "max fee"),
+    ("max gas 10 gwei", "gas 20 gwei gas_used 180000", "max gas"),
+    ("max gas cost 5 USD", "gas 20 gwei gas_used 180000", "max gas cost"),  # 0.0036 ETH = 10.8 USD
+])
+def test_cost_ceilings_refuse_with_their_name(costs: str, venue_extra: str, name: str) -> None:
+    d = Driver(perp_delta(costs=costs, venue=VENUE.replace("vol 60%", f"vol 60% {venue_extra}")),
+               1)
+    d.pos[:, 0] = 1.0
+    dec = d.step(0.0)
+    assert not dec.any_orders and d.k.refusal_names[dec.refused[0]] == name
+    loose = costs.replace("5 bps", "10 bps").replace("10 gwei", "20 gwei").replace(
+        "5 USD", "11 USD")
+    d = Driver(perp_delta(costs=loose, venue=VENUE.replace("vol 60%", f"vol 60% {venue_extra}")),
+               1)
+    d.pos[:, 0] = 1.0
+    assert d.step(0.0).any_orders  # at (or under) the ceiling: allowed
+
+
+def test_max_notional_caps_gross_owned_notional() -> None:
+    s = strategy("""
+      instruments { S spot ETH  PERP perp ETH }
+      book { S 10 }
+      owns PERP
+      target delta 0 ETH { band 0.5 ETH hedge with PERP }
+      trigger { on breach }
+      risk { max notional 40000 USD }
+    """)
+    d = Driver(s, 2)
+    d.pos[:, d.col("S")] = [15.0, 10.0]  # hedging 15 ETH at 3000 is 45k of perp: refused
+    dec = d.step(0.0)
+    np.testing.assert_allclose(d.orders(dec, "PERP"), [0.0, -10.0])
+    assert d.k.refusal_names[dec.refused[0]] == "max notional"
