@@ -274,6 +274,9 @@ class Kernel:
         full = np.zeros((self.batch, self.layout.n_instruments), order="F")
         full[:, self.hedge_cols] = child
         full, refused, est = self.costs.apply(ctx, mode, full)
+        # "max funding" only clips legs; every other cost limit and every risk limit stops
+        # the path's orders for this step.
+        stop = (refused != 0) & (refused != self._max_funding_code)
         if self.gate.active:
             recent = None
             if self.order_counts is not None:
@@ -281,9 +284,9 @@ class Kernel:
             kids = self.book.children
             code = self.gate.check(book.positions, full, ctx.marks, book.equity, est, recent,
                                    None if kids is None else kids.sum(axis=1))
-            refused = np.where(refused == 0, code, refused).astype(np.int16)
+            refused = np.where(code != 0, code, refused).astype(np.int16)
+            stop |= code != 0
         child = full[:, self.hedge_cols]
-        stop = (refused != 0) & (refused != self._max_funding_code)
         if stop.any():
             child = np.where(stop[:, None], 0.0, child)
             est = np.where(stop, 0.0, est)
