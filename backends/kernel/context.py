@@ -92,9 +92,13 @@ class StepContext:
                     total += q[:, c]
         else:
             acc: FloatArray | None = None
-            for c, unit in members:
-                term = q[:, c] if unit else q[:, c] * delta[:, c]
-                acc = term.copy() if acc is None else acc + term
+            for c, unit in sorted(members, key=lambda m: m[1]):  # products first: no copy
+                if acc is None:
+                    acc = q[:, c].copy() if unit else q[:, c] * delta[:, c]
+                elif unit:
+                    acc += q[:, c]
+                else:
+                    acc += q[:, c] * delta[:, c]
             total = acc if acc is not None else np.zeros(self.batch)
         self._delta[a] = total
         return total

@@ -81,8 +81,8 @@ class TargetSet:
                 w = row.band_offsets[1]
                 los.append(c - w)
                 his.append(c + w)
-                dev = mr - c if c != 0.0 else mr
-                out = np.abs(dev) > w
+                # two boolean compares allocate less than |m - c| > w on large batches
+                out = (mr > c + w) | (mr < c - w)
             else:
                 if row.band_offsets is not None:
                     lo_r, hi_r = c + row.band_offsets[0], c + row.band_offsets[1]

@@ -78,7 +78,7 @@ class Accounts:
         self._gas = layout.costs.gas_eth > 0.0 and layout.costs.gas_asset >= 0
         self._tmp = np.empty(paths)
         self._equity = np.empty(paths)
-        self._cost = np.empty(paths)
+        self._fee_buf = np.empty(paths)
 
     # ------------------------------------------------------------------ between steps
 
@@ -201,7 +201,10 @@ class Accounts:
             traded = np.abs(q, out=self._tmp)
             traded *= p
             if self._fee:
-                fee_cost = fee_cost + traded * self._fee
+                if isinstance(fee_cost, float):
+                    fee_cost = np.multiply(traded, self._fee, out=self._fee_buf)
+                else:
+                    fee_cost += traded * self._fee
             if impact or c.slippage:
                 slip_cost = slip_cost + traded * slip
             if self._carries[col]:
@@ -214,7 +217,7 @@ class Accounts:
             else:  # several children of one order released in the same step
                 self.fills += np.where(nz, dec.children[:, j], 0.0)
             any_fill = nz if isinstance(any_fill, bool) else (any_fill | nz)
-        cost: Any = fee_cost + slip_cost
+        cost: Any = fee_cost if isinstance(slip_cost, float) else fee_cost + slip_cost
         if self._gas:
             gas = np.where(any_fill, gas_ccy, 0.0)
             self.gas += gas
