@@ -19,12 +19,16 @@ from __future__ import annotations
 import difflib
 import importlib
 import logging
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib import metadata
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from rebal.compiler.capabilities import FEATURES, Capabilities
+
+if TYPE_CHECKING:
+    from importlib import metadata
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +91,8 @@ def _plugin(ep: metadata.EntryPoint) -> Backend | None:
 
 @cache
 def _plugins() -> dict[str, metadata.EntryPoint]:
+    from importlib import metadata  # only when a plugin may be needed: it costs start-up time
+
     found: dict[str, metadata.EntryPoint] = {}
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if ep.name in BUILTINS:
@@ -113,15 +119,40 @@ def get(name: str) -> Backend:
     return backend
 
 
-def capabilities() -> dict[str, Capabilities]:
-    """Every loadable backend's declaration, by name (what `rebal check` validates against)."""
-    out: dict[str, Capabilities] = {}
-    for name in names():
+class Declarations(Mapping[str, Capabilities]):
+    """Every loadable backend's declaration, by name, looked up lazily.
+
+    Asking for a built-in never scans the installed packages' entry points, so `rebal check`
+    on a spec that names only built-in backends does not pay for the plugin search.
+    """
+
+    def __getitem__(self, name: str) -> Capabilities:
         try:
-            out[name] = get(name).capabilities
-        except UnknownBackend:  # a plugin that failed to load is left out (and logged)
-            continue
-    return out
+            return get(name).capabilities
+        except UnknownBackend:  # includes a plugin that failed to load (and was logged)
+            raise KeyError(name) from None
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        if name in BUILTINS:
+            return True
+        try:
+            get(name)
+        except UnknownBackend:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([n for n in names() if n in self])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def capabilities() -> Mapping[str, Capabilities]:
+    """Every loadable backend's declaration, by name (what `rebal check` validates against)."""
+    return Declarations()
 
 
 def capability_table(backends: list[str] | None = None) -> str:

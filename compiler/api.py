@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,7 +48,7 @@ def check_source(
         # A tree built around a syntax-level error holds placeholders (a bad number reads
         # as 1, a bad date as 1970-01-01); checking it further would only add false findings.
         return res
-    backends = frozenset(capabilities) if capabilities is not None else BUILTIN_BACKENDS
+    backends: Collection[str] = capabilities if capabilities is not None else BUILTIN_BACKENDS
     for s in tree.strategies:
         sink = Sink()
         low = lower_strategy(s, sink, backends)

@@ -71,17 +71,17 @@ def lower_costs(rd: ClauseReader, clauses: tuple[ast.Clause, ...], spans: dict[s
             size = rd.amount(a[0], "the split size", c.span)
             every = rd.duration(a[1], "the split period", c.span, positive=False)
             if size is not None and every is not None:
-                out[key] = ir.Split(size=size, every_s=every)
+                out[key] = ir.Split.model_construct(size=size, every_s=every)
         elif key == "budget":
             amt = rd.amount(a[0], "the budget", c.span)
             per = rd.duration(a[1], "the budget window", c.span)
             if amt is not None and per is not None:
-                out[key] = ir.Rate(value=amt.value, asset=amt.asset, per_s=per)
+                out[key] = ir.Rate.model_construct(value=amt.value, asset=amt.asset, per_s=per)
         elif key == "max_funding":
             r = rd.ratio(a[0], "the funding limit", c.span, lo=-10.0, hi=10.0)
             per = rd.duration(a[1], "the funding period", c.span)
             if r is not None and per is not None:
-                out[key] = ir.Rate(value=r, per_s=per)
+                out[key] = ir.Rate.model_construct(value=r, per_s=per)
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -114,7 +114,7 @@ def lower_risk(rd: ClauseReader, clauses: tuple[ast.Clause, ...], spans: dict[st
             n = rd.integer(a[0], "the order count", c.span, lo=1)
             per = rd.duration(a[1], "the order window", c.span)
             if n is not None and per is not None:
-                out[key] = ir.OrderLimit(count=n, per_s=per)
+                out[key] = ir.OrderLimit.model_construct(count=n, per_s=per)
         elif key == "max_position":
             name = rd.name(a[0], list(instruments), "instrument", c.span)
             if name is None:
@@ -128,7 +128,7 @@ def lower_risk(rd: ClauseReader, clauses: tuple[ast.Clause, ...], spans: dict[st
             amt = rd.amount(a[1], f"max position of {name}", c.span,
                             assets=[inst.asset.text])
             if amt is not None:
-                positions.append(ir.PositionLimit(instrument=name, limit=amt))
+                positions.append(ir.PositionLimit.model_construct(instrument=name, limit=amt))
         elif key == "halt":
             e = a[0]
             assert not isinstance(e, ast.Name | ast.Str | ast.DateLit | ast.EnvRef | ast.Band)
@@ -137,7 +137,7 @@ def lower_risk(rd: ClauseReader, clauses: tuple[ast.Clause, ...], spans: dict[st
             if t is not None:
                 halts.append(t.node)
     out = {k: v for k, v in out.items() if v is not None}
-    return ir.Risk(max_position=tuple(positions), halt_when=tuple(halts), **out)
+    return ir.Risk.model_construct(max_position=tuple(positions), halt_when=tuple(halts), **out)
 
 
 def lower_mode(rd: ClauseReader, i: int, m: ast.Mode, spans: dict[str, Span]) -> ir.Mode | None:
@@ -150,8 +150,8 @@ def lower_mode(rd: ClauseReader, i: int, m: ast.Mode, spans: dict[str, Span]) ->
     cs = lower_costs(rd, costs, spans, f"{prefix}.costs")
     if when is None:
         return None
-    return ir.Mode(name=m.name.text, when=when.node, trigger=ir.TriggerOverride(**t),
-                   costs=ir.Costs(**cs))
+    return ir.Mode.model_construct(name=m.name.text, when=when.node, trigger=ir.TriggerOverride.model_construct(**t),
+                   costs=ir.Costs.model_construct(**cs))
 
 
 def cooldown_default() -> Decimal:

@@ -242,7 +242,7 @@ _FLIP = {">": "<", ">=": "<=", "<": ">", "<=": ">=", "==": "==", "!=": "!="}
 def _compare(c: ir.Compare) -> str:
     if isinstance(c.left, ir.Neg) and isinstance(c.right, ir.Const):  # -delta > 2 ETH
         flipped = c.right.model_copy(update={"value": -c.right.value})
-        c = ir.Compare(op=_FLIP[c.op], left=c.left.operand, right=flipped)  # type: ignore[arg-type]
+        c = ir.Compare(op=_FLIP[c.op], left=c.left.operand, right=flipped)
     fl = _flavour(c.left) or _flavour(c.right)
     left, right = _words(c.left, fl)[0], _words(c.right, fl)[0]
     if isinstance(c.left, ir.Ref) and c.left.name == "price_age" and c.op in (">", ">="):

@@ -91,7 +91,7 @@ def _unit_str(d: Dim) -> str:
 
 def _const(value: Decimal, dim: Dim) -> Typed:
     v = float(value)
-    return Typed(ir.Const(value=_norm(value), unit=_unit_str(dim)), dim, Iv(v, v))
+    return Typed(ir.Const.model_construct(value=_norm(value), unit=_unit_str(dim)), dim, Iv(v, v))
 
 
 def _norm(d: Decimal) -> Decimal:
@@ -129,7 +129,7 @@ def lower_expr(e: ast.Expr, cx: ExprContext, *, delta_unit: str | None = None) -
             return None
         if isinstance(t.node, ir.Const):
             return _const(-t.node.value, t.dim)
-        return Typed(ir.Neg(operand=t.node, unit=_unit_str(t.dim)), t.dim, -t.range)
+        return Typed(ir.Neg.model_construct(operand=t.node, unit=_unit_str(t.dim)), t.dim, -t.range)
     if isinstance(e, ast.BinOp):
         return _lower_binop(e, cx, delta_unit)
     if isinstance(e, ast.Call):
@@ -140,12 +140,12 @@ def lower_expr(e: ast.Expr, cx: ExprContext, *, delta_unit: str | None = None) -
         a, b = lower_cond(e.left, cx), lower_cond(e.right, cx)
         if a is None or b is None:
             return None
-        return Typed(ir.BoolOp(op=e.op, left=a.node, right=b.node), BOOL, Iv(0, 1))  # type: ignore[arg-type]
+        return Typed(ir.BoolOp.model_construct(op=e.op, left=a.node, right=b.node), BOOL, Iv(0, 1))  # type: ignore[arg-type]
     if isinstance(e, ast.Not):
         a = lower_cond(e.operand, cx)
         if a is None:
             return None
-        return Typed(ir.Not(operand=a.node), BOOL, Iv(0, 1))
+        return Typed(ir.Not.model_construct(operand=a.node), BOOL, Iv(0, 1))
     raise AssertionError(f"unknown expression node {e!r}")  # pragma: no cover
 
 
@@ -199,20 +199,20 @@ def _lower_var(e: ast.Var, cx: ExprContext, delta_unit: str | None) -> Typed | N
         asset = cx.underlying
         unit = delta_unit or asset or cx.numeraire
         rng = UNBOUNDED
-        return Typed(ir.Ref(name="delta", unit=unit, asset=asset), Dim.of(unit), rng)
+        return Typed(ir.Ref.model_construct(name="delta", unit=unit, asset=asset), Dim.of(unit), rng)
     if name in ("gamma", "vega", "theta"):
         return Typed(
-            ir.Ref(name=name, unit=cx.numeraire, asset=cx.underlying),  # type: ignore[arg-type]
+            ir.Ref.model_construct(name=name, unit=cx.numeraire, asset=cx.underlying),  # type: ignore[arg-type]
             Dim.of(cx.numeraire),
             UNBOUNDED,
         )
     if name == "equity":
-        return Typed(ir.Ref(name="equity", unit=cx.numeraire), Dim.of(cx.numeraire), UNBOUNDED)
+        return Typed(ir.Ref.model_construct(name="equity", unit=cx.numeraire), Dim.of(cx.numeraire), UNBOUNDED)
     if name == "price_age":
-        return Typed(ir.Ref(name="price_age", unit="s"), DURATION, NONNEG)
+        return Typed(ir.Ref.model_construct(name="price_age", unit="s"), DURATION, NONNEG)
     if name == "drawdown":
-        return Typed(ir.Ref(name="drawdown", unit=""), RATIO, Iv(0.0, 1.0))
-    return Typed(ir.Ref(name=name, unit=""), RATIO, NONNEG)  # type: ignore[arg-type]
+        return Typed(ir.Ref.model_construct(name="drawdown", unit=""), RATIO, Iv(0.0, 1.0))
+    return Typed(ir.Ref.model_construct(name=name, unit=""), RATIO, NONNEG)  # type: ignore[arg-type]
 
 
 def _same_dim_error(cx: ExprContext, span: Span, a: Typed, b: Typed, what: str) -> None:
@@ -286,7 +286,7 @@ def _lower_binop(e: ast.BinOp, cx: ExprContext, delta_unit: str | None) -> Typed
         value = x + y if e.op == "+" else x - y if e.op == "-" else x * y if e.op == "*" else x / y
         return _const(value, dim)
     op = e.op
-    return Typed(ir.BinOp(op=op, left=a.node, right=b.node, unit=_unit_str(dim)), dim, rng)  # type: ignore[arg-type]
+    return Typed(ir.BinOp.model_construct(op=op, left=a.node, right=b.node, unit=_unit_str(dim)), dim, rng)  # type: ignore[arg-type]
 
 
 def _lower_compare(e: ast.Compare, cx: ExprContext) -> Typed | None:
@@ -297,7 +297,7 @@ def _lower_compare(e: ast.Compare, cx: ExprContext) -> Typed | None:
         _same_dim_error(cx, e.span, a, b, "compare")
         return None
     return Typed(
-        ir.Compare(op=e.op, left=a.node, right=b.node),  # type: ignore[arg-type]
+        ir.Compare.model_construct(op=e.op, left=a.node, right=b.node),  # type: ignore[arg-type]
         BOOL,
         Iv(0, 1),
     )
@@ -351,7 +351,7 @@ def _lower_call(e: ast.Call, cx: ExprContext, delta_unit: str | None) -> Typed |
             cx.sink.emit("E301", "the window of realized_vol must be a positive duration",
                          e.args[1].span, "e.g. realized_vol(ETH, 24h)")
             return None
-        node = ir.Call(fn="realized_vol", symbol=asset, window_s=w.const, unit="")
+        node = ir.Call.model_construct(fn="realized_vol", symbol=asset, window_s=w.const, unit="")
         return Typed(node, RATIO, NONNEG)
     if fn in ("implied_vol", "spot", "funding", "weight"):
         if nargs != 1:
@@ -362,9 +362,9 @@ def _lower_call(e: ast.Call, cx: ExprContext, delta_unit: str | None) -> Typed |
         if sym is None:
             return None
         if fn == "spot":
-            return Typed(ir.Call(fn="spot", symbol=sym, unit=cx.numeraire), Dim.of(cx.numeraire), POSITIVE)
+            return Typed(ir.Call.model_construct(fn="spot", symbol=sym, unit=cx.numeraire), Dim.of(cx.numeraire), POSITIVE)
         rng = NONNEG if fn == "implied_vol" else UNBOUNDED
-        return Typed(ir.Call(fn=fn, symbol=sym, unit=""), RATIO, rng)  # type: ignore[arg-type]
+        return Typed(ir.Call.model_construct(fn=fn, symbol=sym, unit=""), RATIO, rng)  # type: ignore[arg-type]
     args = [lower_value(a, cx, delta_unit=delta_unit) for a in e.args]
     if any(a is None for a in args):
         return None
@@ -420,5 +420,5 @@ def _lower_call(e: ast.Call, cx: ExprContext, delta_unit: str | None) -> Typed |
         else:
             out = min(max(vals[0], vals[1]), vals[2])
         return _const(out, dim)
-    node = ir.Call(fn=fn, args=tuple(a.node for a in targs), unit=_unit_str(dim))  # type: ignore[arg-type]
+    node = ir.Call.model_construct(fn=fn, args=tuple(a.node for a in targs), unit=_unit_str(dim))  # type: ignore[arg-type]
     return Typed(node, dim, rng)

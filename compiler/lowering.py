@@ -127,7 +127,7 @@ class ClauseReader:
         if positive and t.const <= 0:
             self.sink.emit("E401", f"{what} must be positive", esp)
             return None
-        return ir.Amount(value=norm(t.const), asset=asset)
+        return ir.Amount.model_construct(value=norm(t.const), asset=asset)
 
     def integer(self, e: ast.Value, what: str, span: Span, *, lo: int = 0) -> int | None:
         r = self.const(e, RATIO, what, span)

@@ -29,16 +29,16 @@ def lower_policy(p: ast.Policy, sink: Sink) -> tuple[ir.Policy | None, dict[str,
             if c.key == "max_notional":
                 amt = rd.amount(c.args[0], "`max notional`", c.span)
                 if amt is not None:
-                    limits.append(ir.PolicyLimit(clause="max_notional", value=amt.value, asset=amt.asset))
+                    limits.append(ir.PolicyLimit.model_construct(clause="max_notional", value=amt.value, asset=amt.asset))
                 continue
             if c.key == "max_gas":
                 g = rd.const(c.args[0], GAS, "`max gas`", c.span)
                 if g is not None:
-                    limits.append(ir.PolicyLimit(clause="max_gas", value=g[0]))
+                    limits.append(ir.PolicyLimit.model_construct(clause="max_gas", value=g[0]))
                 continue
             v = rd.ratio(c.args[0], f"`{words(c.key)}`", c.span)
             if v is not None:
-                limits.append(ir.PolicyLimit(clause=c.key, value=v))  # type: ignore[arg-type]
+                limits.append(ir.PolicyLimit.model_construct(clause=c.key, value=v))  # type: ignore[arg-type]
         elif c.key == "require_buffer":
             spans["min_liquidation_buffer"] = c.span
             v = rd.ratio(c.args[0], "the required liquidation buffer", c.span, lo=0.0, hi=1.0)
@@ -61,5 +61,5 @@ def lower_policy(p: ast.Policy, sink: Sink) -> tuple[ir.Policy | None, dict[str,
             sink.emit("E207", f"`{words(c.key)}` does not belong in a policy", c.span)
     if sink.has_errors:
         return None, spans
-    return ir.Policy(name=p.name.text, limits=tuple(limits), required_clauses=tuple(required),
+    return ir.Policy.model_construct(name=p.name.text, limits=tuple(limits), required_clauses=tuple(required),
                      required_halts=tuple(halts), **out), spans

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -44,7 +45,7 @@ def _numeraire(s: ast.Strategy, insts: dict[str, ast.Instrument]) -> str:
     return "USD"
 
 
-def lower_strategy(s: ast.Strategy, sink: Sink, backends: frozenset[str] = BUILTIN_BACKENDS) -> Lowered:
+def lower_strategy(s: ast.Strategy, sink: Sink, backends: Collection[str] = BUILTIN_BACKENDS) -> Lowered:
     spans: dict[str, Span] = {"strategy": s.name.span}
     out = Lowered(None, spans, {}, s)
     insts: dict[str, ast.Instrument] = {}
@@ -83,7 +84,7 @@ def lower_strategy(s: ast.Strategy, sink: Sink, backends: frozenset[str] = BUILT
             strike = amt.value if amt else None
         if i.kind == "option" and strike is None:
             continue
-        instruments.append(ir.Instrument(
+        instruments.append(ir.Instrument.model_construct(
             name=i.name.text, kind=i.kind, underlying=i.asset.text, settle=settle,  # type: ignore[arg-type]
             option_type=i.option_kind, strike=strike,  # type: ignore[arg-type]
             expiry=i.expiry.value if i.expiry else None,
@@ -113,7 +114,7 @@ def lower_strategy(s: ast.Strategy, sink: Sink, backends: frozenset[str] = BUILT
             sink.emit("E204", f"`{b.name.text}` is both in the book and owned", b.span,
                       "the book is what this strategy hedges but never trades; remove it from one",
                       labels=[Label(spans[f"owns[{b.name.text}]"], "owned here")])
-        book.append(ir.BookPosition(instrument=b.name.text, quantity=norm(b.quantity)))
+        book.append(ir.BookPosition.model_construct(instrument=b.name.text, quantity=norm(b.quantity)))
 
     tl = TargetLowerer(rd, set(owned), spans, out.band_ranges)
     targets = [t for t in (tl.lower(k, t) for k, t in enumerate(s.targets)) if t is not None]
@@ -154,11 +155,11 @@ def lower_strategy(s: ast.Strategy, sink: Sink, backends: frozenset[str] = BUILT
     all_assets = sorted({i.underlying for i in instruments} | {i.settle for i in instruments}
                         | ({capital.asset} if capital else set()))
     kw: dict[str, Any] = {}
-    out.ir = ir.Strategy(
+    out.ir = ir.Strategy.model_construct(
         name=s.name.text, description=description, capital=capital, numeraire=numeraire,
         assets=tuple(all_assets), instruments=tuple(instruments), book=tuple(book),
-        owns=tuple(owned), targets=tuple(targets), trigger=ir.Trigger(**trig),
-        costs=ir.Costs(**costs), risk=risk, modes=tuple(modes), venues=tuple(venues), **kw,
+        owns=tuple(owned), targets=tuple(targets), trigger=ir.Trigger.model_construct(**trig),
+        costs=ir.Costs.model_construct(**costs), risk=risk, modes=tuple(modes), venues=tuple(venues), **kw,
     )
     return out
 

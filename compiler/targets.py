@@ -27,7 +27,7 @@ def _iv(r: Iv) -> ir.Interval:
     def d(x: float) -> Decimal | None:
         return None if x in (float("inf"), float("-inf")) else norm(Decimal(repr(x)))
 
-    return ir.Interval(lo=d(r.lo), hi=d(r.hi))
+    return ir.Interval.model_construct(lo=d(r.lo), hi=d(r.hi))
 
 
 class TargetLowerer:
@@ -78,12 +78,12 @@ class TargetLowerer:
             f = self.rd.ratio(c.args[0], "recenter", c.span, lo=0.0, hi=1.0)
             if f is not None and f == 0:
                 self.rd.sink.emit("E401", "recenter 0% never trades", c.span, "use a fraction above 0%")
-            return ir.Rebalance(to="recenter", fraction=f if f else Decimal(1))
+            return ir.Rebalance.model_construct(to="recenter", fraction=f if f else Decimal(1))
         if "rebalance" in cl:
             arg = cl["rebalance"].args[0]
             to = arg.text if isinstance(arg, ast.Name) else "center"
-            return ir.Rebalance(to=to, fraction=Decimal(1))  # type: ignore[arg-type]
-        return ir.Rebalance(to="edge" if group == "greek" else "center")
+            return ir.Rebalance.model_construct(to=to, fraction=Decimal(1))  # type: ignore[arg-type]
+        return ir.Rebalance.model_construct(to="edge" if group == "greek" else "center")
 
     def _hedges(self, key: str, cl: dict[str, ast.Clause], *, required: bool, span: Span) -> tuple[str, ...]:
         if "hedge" not in cl:
@@ -122,7 +122,7 @@ class TargetLowerer:
             if ra <= 0:
                 self.rd.sink.emit("E401", "risk_aversion must be positive", b.span)
                 return None
-            return ir.OptimalBand(risk_aversion=ra)
+            return ir.OptimalBand.model_construct(risk_aversion=ra)
         if b.kind == "asym":
             assert b.lo is not None and b.hi is not None
             lo, hi = lower_value(b.lo, self.rd.cx), lower_value(b.hi, self.rd.cx)
@@ -138,7 +138,7 @@ class TargetLowerer:
                                   b.span, "write `band LOW to HIGH`")
                 return None
             self.band_ranges[key] = Iv(lo.range.lo, hi.range.hi)
-            return ir.AsymmetricBand(lower=lo.node, upper=hi.node)
+            return ir.AsymmetricBand.model_construct(lower=lo.node, upper=hi.node)
         assert b.width is not None
         w = lower_value(b.width, self.rd.cx)
         if w is None:
@@ -157,7 +157,7 @@ class TargetLowerer:
             )
             return None
         self.band_ranges[key] = w.range
-        return ir.SymmetricBand(width=w.node, relative=b.relative, range=_iv(w.range))
+        return ir.SymmetricBand.model_construct(width=w.node, relative=b.relative, range=_iv(w.range))
 
     def _dim_error(self, span: Span, what: str, want: Dim, got: Dim) -> None:
         self.rd.sink.emit("E301", f"the {what} must be {want.describe()}, not {got.describe()}",
@@ -190,7 +190,7 @@ class TargetLowerer:
                               t.value.span, "write the target in the underlying, e.g. `0 ETH`")
             return None
         band = self._band(key, self._band_clause(cl), Dim.of(asset), v.const, allow_optimal=True)
-        return ir.DeltaTarget(asset=underlying, unit=asset, value=norm(v.const), band=band,
+        return ir.DeltaTarget.model_construct(asset=underlying, unit=asset, value=norm(v.const), band=band,
                               hedge=hedges, rebalance=reb)
 
     def _greek(self, key: str, t: ast.Target, cl: dict[str, ast.Clause], reb: ir.Rebalance) -> ir.Target | None:
@@ -212,7 +212,7 @@ class TargetLowerer:
             return None
         unders = sorted({self.insts[h].asset.text for h in hedges}) or sorted(
             {i.asset.text for i in self.insts.values() if i.kind == "option"})
-        return ir.GreekTarget(greek=t.kind, asset=unders[0] if unders else "", unit=unit,  # type: ignore[arg-type]
+        return ir.GreekTarget.model_construct(greek=t.kind, asset=unders[0] if unders else "", unit=unit,  # type: ignore[arg-type]
                               lower=norm(lo.const), upper=norm(hi.const), hedge=hedges, rebalance=reb)
 
     def _weights(self, key: str, t: ast.Target, reb: ir.Rebalance) -> ir.Target | None:
@@ -236,12 +236,12 @@ class TargetLowerer:
             if wt is None:
                 continue
             band = self._band(lk, w.band, RATIO, wt, allow_optimal=False)
-            legs.append(ir.WeightLeg(instrument=name, weight=wt, band=band))
+            legs.append(ir.WeightLeg.model_construct(instrument=name, weight=wt, band=band))
         if not t.weights:
             self.rd.sink.emit("E208", "a weights target lists no instruments", t.head_span,
                               "add lines like `BTC_PERP 60% band 5%`")
             return None
-        return ir.WeightsTarget(legs=tuple(legs), rebalance=reb)
+        return ir.WeightsTarget.model_construct(legs=tuple(legs), rebalance=reb)
 
     def _leverage(self, key: str, t: ast.Target, cl: dict[str, ast.Clause], reb: ir.Rebalance) -> ir.Target | None:
         assert t.value is not None
@@ -250,7 +250,7 @@ class TargetLowerer:
         band = self._band(key, self._band_clause(cl), RATIO, v, allow_optimal=False)
         if v is None:
             return None
-        return ir.LeverageTarget(value=v, band=band, hedge=hedges, rebalance=reb)
+        return ir.LeverageTarget.model_construct(value=v, band=band, hedge=hedges, rebalance=reb)
 
     def _cppi(self, key: str, t: ast.Target, cl: dict[str, ast.Clause], reb: ir.Rebalance) -> ir.Target | None:
         def one(k: str) -> ast.Clause | None:
@@ -277,5 +277,5 @@ class TargetLowerer:
         band = self._band(key, self._band_clause(cl), RATIO, None, allow_optimal=False)
         if None in names or fl is None or m is None:
             return None
-        return ir.CppiTarget(risky=names[0], safe=names[1], floor=fl, multiplier=m, band=band,  # type: ignore[arg-type]
+        return ir.CppiTarget.model_construct(risky=names[0], safe=names[1], floor=fl, multiplier=m, band=band,  # type: ignore[arg-type]
                              rebalance=reb)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -38,7 +39,7 @@ def _str(v: ast.Value) -> str:
 
 
 def lower_venue(rd: ClauseReader, v: ast.Venue, instruments: dict[str, ast.Instrument],
-                spans: dict[str, Span], backends: frozenset[str],
+                spans: dict[str, Span], backends: Collection[str],
                 used: frozenset[str] = frozenset()) -> ir.Venue | None:
     """Lower one venue; ``used`` names the instruments held or traded (they need prices)."""
     key = f"venues[{v.name.text}]"
@@ -80,7 +81,7 @@ def lower_venue(rd: ClauseReader, v: ast.Venue, instruments: dict[str, ast.Instr
     if backend == "sim":
         config = _sim(rd, v, cl, instruments, spans, key, used)
     elif backend == "ccxt":
-        config = ir.CcxtConfig(
+        config = ir.CcxtConfig.model_construct(
             exchange=_str(cl["exchange"].args[0]) if "exchange" in cl else v.name.text,
             account_env=_str(cl["account"].args[0]) if "account" in cl else None,
             on_stray=_stray(rd, cl),
@@ -96,7 +97,7 @@ def lower_venue(rd: ClauseReader, v: ast.Venue, instruments: dict[str, ast.Instr
                 symbols[_str(c.args[0])] = _str(c.args[1])
         if backend == "keeper":
             oracles = {_str(c.args[0]): _str(c.args[1]) for c in v.clauses if c.key == "oracle"}
-            config = ir.KeeperConfig(
+            config = ir.KeeperConfig.model_construct(
                 chain=chain,
                 rpc_env=_str(cl["rpc"].args[0]) if "rpc" in cl else None,
                 signer_env=_str(cl["signer"].args[0]) if "signer" in cl else None,
@@ -108,19 +109,19 @@ def lower_venue(rd: ClauseReader, v: ast.Venue, instruments: dict[str, ast.Instr
         else:
             valid = (rd.duration(cl["valid_for"].args[0], "`valid for`", cl["valid_for"].span)
                      if "valid_for" in cl else None)
-            config = ir.SolverConfig(
+            config = ir.SolverConfig.model_construct(
                 chain=chain,
                 signer_env=_str(cl["signer"].args[0]) if "signer" in cl else None,
                 settlement=_str(cl["settlement"].args[0]) if "settlement" in cl else None,
                 valid_for_s=valid if valid is not None else Decimal(600),
             )
     else:
-        config = ir.GenericConfig(settings={
+        config = ir.GenericConfig.model_construct(settings={
             c.key: " ".join(_str(a) for a in c.args) for c in v.clauses
         })
     if config is None:
         return None
-    return ir.Venue(name=v.name.text, backend=backend, symbols=symbols, config=config)
+    return ir.Venue.model_construct(name=v.name.text, backend=backend, symbols=symbols, config=config)
 
 
 def _stray(rd: ClauseReader, cl: dict[str, ast.Clause]) -> Literal["adopt", "flatten", "halt"]:
@@ -176,7 +177,7 @@ def _sim(rd: ClauseReader, v: ast.Venue, cl: dict[str, ast.Clause],
             if val is not None:
                 a[o.key.removeprefix("opt_")] = val
         if spot is not None:
-            assets.append(ir.SimAsset(asset=ap.asset.text, quote=spot.asset, spot=spot.value, **a))
+            assets.append(ir.SimAsset.model_construct(asset=ap.asset.text, quote=spot.asset, spot=spot.value, **a))
     out["assets"] = tuple(assets)
     priced = {a.asset for a in assets} | {ap.asset.text for ap in v.assets}
     quotes = {a.quote for a in assets}
@@ -193,14 +194,14 @@ def _sim(rd: ClauseReader, v: ast.Venue, cl: dict[str, ast.Clause],
             names = [rd.name(x, [s.asset for s in assets], "sim asset", c.span) for x in c.args[:2]]
             rho = rd.ratio(c.args[2], "the correlation", c.span, lo=-1.0, hi=1.0)
             if None not in names and rho is not None:
-                corr.append(ir.Correlation(a=names[0], b=names[1], rho=rho))  # type: ignore[arg-type]
+                corr.append(ir.Correlation.model_construct(a=names[0], b=names[1], rho=rho))  # type: ignore[arg-type]
         elif c.key == "funding":
             inst = rd.name(c.args[0], [n for n, i in instruments.items() if i.kind == "perp"],
                            "perpetual", c.span)
             r = rd.ratio(c.args[1], "the funding rate", c.span, lo=-10.0, hi=10.0)
             per = rd.duration(c.args[2], "the funding period", c.span)
             if inst is not None and r is not None and per is not None:
-                fund.append(ir.FundingRate(instrument=inst, rate_per_year=norm(r * SECONDS_PER_YEAR / per)))
+                fund.append(ir.FundingRate.model_construct(instrument=inst, rate_per_year=norm(r * SECONDS_PER_YEAR / per)))
     out["correlations"], out["funding"] = tuple(corr), tuple(fund)
     simple = {"fee": (0.0, 1.0), "slippage": (0.0, 1.0), "maintenance_margin": (0.0, 1.0),
               "rate": (-1.0, 1.0)}
@@ -214,7 +215,7 @@ def _sim(rd: ClauseReader, v: ast.Venue, cl: dict[str, ast.Clause],
         r = rd.ratio(c.args[0], "the impact", c.span)
         amt = rd.amount(c.args[1], "the impact size", c.span)
         if r is not None and amt is not None:
-            out["impact"] = ir.Rate(value=norm(r / amt.value), asset=amt.asset, per_s=Decimal(1))
+            out["impact"] = ir.Rate.model_construct(value=norm(r / amt.value), asset=amt.asset, per_s=Decimal(1))
     if "gas" in cl:
         c = cl["gas"]
         g = rd.gas(c.args[0], "the gas price", c.span)
@@ -241,4 +242,4 @@ def _sim(rd: ClauseReader, v: ast.Venue, cl: dict[str, ast.Clause],
     h, st = out.get("horizon_s", Decimal(30 * 86400)), out.get("step_s", Decimal(3600))
     if st > h:
         rd.sink.emit("E401", "the step is longer than the horizon", cl["step"].span if "step" in cl else v.span)
-    return ir.SimConfig(**out)
+    return ir.SimConfig.model_construct(**out)

@@ -17,7 +17,7 @@ from .diagnostics import Span
 # ------------------------------------------------------------------ expressions
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Num:
     """A number with an optional unit: `20 bps`, `0.5 ETH`, `3`."""
 
@@ -27,7 +27,7 @@ class Num:
     unit_span: Span | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Var:
     """A name used as a value: `delta`, `leverage`, or an asset/instrument argument."""
 
@@ -35,7 +35,7 @@ class Var:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Call:
     name: str
     args: tuple[Expr, ...]
@@ -43,7 +43,7 @@ class Call:
     name_span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class BinOp:
     op: str  # + - * /
     left: Expr
@@ -51,13 +51,13 @@ class BinOp:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Neg:
     operand: Expr
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Compare:
     op: str  # < <= > >= == !=
     left: Expr
@@ -65,7 +65,7 @@ class Compare:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class BoolOp:
     op: str  # and | or
     left: Expr
@@ -73,7 +73,7 @@ class BoolOp:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Not:
     operand: Expr
     span: Span
@@ -84,31 +84,31 @@ Expr = Num | Var | Call | BinOp | Neg | Compare | BoolOp | Not
 # ------------------------------------------------------------------ leaves
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Name:
     text: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Str:
     value: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DateLit:
     value: dt.date
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class EnvRef:
     var: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Band:
     """`band W [relative]`, `band LO to HI`, or `band optimal(risk_aversion R)`."""
 
@@ -124,7 +124,7 @@ class Band:
 Value = Num | Var | Call | BinOp | Neg | Compare | BoolOp | Not | Name | Str | DateLit | EnvRef | Band
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Clause:
     """A keyword clause: ``key`` is the grammar rule name, ``args`` its operands in order."""
 
@@ -136,7 +136,7 @@ class Clause:
 # ------------------------------------------------------------------ structure
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Instrument:
     name: Name
     kind: str  # spot | cash | perp | future | option
@@ -148,14 +148,14 @@ class Instrument:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class BookEntry:
     name: Name
     quantity: Decimal
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class WeightLine:
     name: Name
     weight: Expr
@@ -163,7 +163,7 @@ class WeightLine:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Target:
     kind: str  # delta | gamma | vega | theta | weights | leverage | cppi
     value: Expr | None  # delta / leverage target
@@ -175,7 +175,7 @@ class Target:
     head_span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Block:
     """A `trigger`, `costs` or `risk` block."""
 
@@ -184,7 +184,7 @@ class Block:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Mode:
     name: Name
     when: Expr
@@ -192,7 +192,7 @@ class Mode:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class AssetParams:
     """A sim venue's per-asset line: `ETH spot 3000 USD vol 60% drift 0%`."""
 
@@ -202,14 +202,14 @@ class AssetParams:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class SymbolMap:
     instrument: Name
     symbol: Str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Venue:
     name: Name
     backend: Name
@@ -219,7 +219,7 @@ class Venue:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Strategy:
     name: Name
     clauses: tuple[Clause, ...]  # description, capital, owns
@@ -236,14 +236,14 @@ class Strategy:
         return tuple(c for b in self.blocks if b.kind == kind for c in b.clauses)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Policy:
     name: Name
     clauses: tuple[Clause, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class SpecFile:
     """One parsed file: its strategies and policies, plus the text for rendering."""
 

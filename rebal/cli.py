@@ -12,7 +12,7 @@ import difflib
 import logging
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -112,10 +112,10 @@ def _spec_files(paths: Sequence[str]) -> Iterator[Path]:
             yield p
 
 
-def _capabilities() -> dict[str, object]:
+def _capabilities() -> Mapping[str, object]:
     from rebal.backends import registry
 
-    return dict(registry.capabilities())
+    return registry.capabilities()
 
 
 def _render(diags: list, sources: dict[str, str], fmt: str, nfiles: int, color: bool) -> str:  # type: ignore[type-arg]

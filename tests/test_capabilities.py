@@ -98,7 +98,7 @@ def test_plugins_come_from_the_entry_point_group(tmp_path: Path,
     def fake(group: str) -> list[metadata.EntryPoint]:
         return eps if group == registry.ENTRY_POINT_GROUP else []
 
-    monkeypatch.setattr(registry.metadata, "entry_points", fake)
+    monkeypatch.setattr(metadata, "entry_points", fake)
     registry._plugins.cache_clear()
     registry.get.cache_clear()
     try:

@@ -111,3 +111,13 @@ def test_python_dash_m(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert exc.value.code == 0
     assert "rebal" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_lowered_ir_passes_full_model_validation(spec: Path) -> None:
+    """Lowering builds the IR without re-validating it (start-up speed); prove it is valid."""
+    res = check_file(spec)
+    for doc in [*res.strategies, *res.policies]:
+        again = type(doc).model_validate(doc.model_dump())
+        assert again == doc
+        assert canonical_json(again) == canonical_json(doc)
