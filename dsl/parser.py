@@ -12,6 +12,7 @@ from lark import Token, Tree, UnexpectedInput
 from . import ast
 from .diagnostics import Diagnostic, Sink, Span, make
 from .grammar import _lark
+from .inline import TooDeep, parse_inline
 from .syntax_errors import _syntax_diagnostic
 from .transform import ToAst
 
@@ -59,13 +60,19 @@ def _parse(text: str | bytes, file: str, sink: Sink) -> tuple[ast.SpecFile | Non
     if _nesting_error(text, file, sink):
         return None, sink.items
     try:
-        tree = _lark().parse(text)
-    except UnexpectedInput as exc:
-        sink.add(_syntax_diagnostic(exc, text, file))
-        return None, sink.items
-    if _depth_error(tree, file, sink):
-        return None, sink.items
-    items = ToAst(file, sink).transform(tree)
+        items = parse_inline(text, ToAst(file, sink), MAX_DEPTH)
+    except (UnexpectedInput, TooDeep):
+        # The rare slow path: the tree-building parser gives the exact syntax error or
+        # depth diagnostic (its messages read the parse tree and parser state).
+        sink.items.clear()
+        try:
+            tree = _lark().parse(text)
+        except UnexpectedInput as exc:
+            sink.add(_syntax_diagnostic(exc, text, file))
+            return None, sink.items
+        if _depth_error(tree, file, sink):
+            return None, sink.items
+        items = ToAst(file, sink).transform(tree)
     strategies = tuple(i for i in items if isinstance(i, ast.Strategy))
     policies = tuple(i for i in items if isinstance(i, ast.Policy))
     return ast.SpecFile(file, text, strategies, policies), sink.items

@@ -9,7 +9,6 @@ style seed phrase (12 to 24 lower-case words).
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterator
 
@@ -22,16 +21,15 @@ _PRIVATE_KEY = re.compile(r"(?:0x)?[0-9a-fA-F]{64}")
 _SEED_PHRASE = re.compile(r"[a-z]{3,8}(?: [a-z]{3,8}){11,23}")
 
 
-def _strings(node: object) -> Iterator[ast.Str]:
-    if isinstance(node, ast.Str):
-        yield node
-    elif isinstance(node, tuple):
-        for x in node:
-            yield from _strings(x)
-    elif dataclasses.is_dataclass(node) and not isinstance(node, type):
-        for f in dataclasses.fields(node):
-            if f.name != "span":
-                yield from _strings(getattr(node, f.name))
+def _strings(s: ast.Strategy) -> Iterator[ast.Str]:
+    """Every string of a strategy: the grammar allows them only in top-level clauses
+    (`description`) and in venues (settings and symbol maps)."""
+    for c in s.clauses:
+        yield from (a for a in c.args if isinstance(a, ast.Str))
+    for v in s.venues:
+        for c in v.clauses:
+            yield from (a for a in c.args if isinstance(a, ast.Str))
+        yield from (m.symbol for m in v.symbols)
 
 
 def secret_in_spec(cx: RuleContext) -> Iterator[Diagnostic]:
