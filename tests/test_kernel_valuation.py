@@ -269,3 +269,27 @@ def test_a_book_with_some_options_expired_matches_the_reference() -> None:
         np.testing.assert_allclose(m.delta[:, lay.opt_cols], ref.delta, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(m.gamma, ref.gamma, rtol=1e-10, atol=1e-15)
     assert m.delta[3, lay.col("B")] == -0.5
+
+
+@pytest.mark.parametrize("strat", [BOOK, ONE_CALL], ids=["book", "one_call"])
+@pytest.mark.parametrize("per_path_vol", [False, True])
+def test_large_batches_marked_on_two_threads_are_bit_identical(strat: ir.Strategy,
+                                                               per_path_vol: bool) -> None:
+    """Above the threading threshold, prices and deltas equal a one-thread mark exactly."""
+    from rebal.backends.kernel import valuation
+
+    rng = np.random.default_rng(11)
+    b = valuation._PARALLEL_MIN_ROWS + 1  # odd: the two halves differ in size
+    spot = 3000.0 * np.exp(rng.normal(0.0, 0.3, (b, 1)))
+    vol = rng.uniform(0.2, 1.2, (b, 1)) if per_path_vol else np.broadcast_to(
+        np.array([0.6]), (b, 1))
+    lay, ref = _reference(strat, 20 * 86400.0, spot, np.asarray(vol))
+    threaded = Valuer(lay, reuse_buffers=True)
+    assert valuation._pool() is not None, "the test machine has two cores"
+    m = threaded.mark(20 * 86400.0, spot, vol)
+    np.testing.assert_allclose(m.price[:, lay.opt_cols], ref.price, rtol=1e-12, atol=1e-9)
+    single = Valuer(lay, reuse_buffers=True)
+    for half in (slice(0, b // 2), slice(b // 2, b)):  # below the threshold: one thread each
+        one = single.mark(20 * 86400.0, spot[half], vol[half])
+        np.testing.assert_array_equal(one.price, m.price[half])
+        np.testing.assert_array_equal(one.delta, m.delta[half])

@@ -13,8 +13,10 @@ QuantLib) whenever an input is degenerate (expired option, zero vol).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,16 @@ __all__ = ["Marks", "Valuer"]
 
 FloatArray = NDArray[np.float64]
 _INV_SQRT_2PI = 0.3989422804014327
+#: Batches with at least this many rows mark options on two threads.
+_PARALLEL_MIN_ROWS = 1024
+
+
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor | None:
+    """One helper thread for option marking, or None on a single-core machine."""
+    if (os.cpu_count() or 1) < 2:
+        return None
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="rebal-marks")
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,7 +161,7 @@ class Valuer:
         return got
 
     def _options(self, blk: _OptionBlock, t_s: float, spot: FloatArray, vol: FloatArray,
-                 out: tuple[FloatArray, FloatArray]) -> tuple[
+                 out: tuple[FloatArray, FloatArray], tag: str = "") -> tuple[
             FloatArray, FloatArray, FloatArray | None, FloatArray | None, FloatArray | None]:
         """Prices, deltas and the greeks asked for of the live options in ``blk``,
         ``(B, n)`` (``(B,)`` for a single option). Prices and deltas are written into ``out``
@@ -187,29 +199,29 @@ class Valuer:
         # Puts go through the same formulas with w = -1 (N(w d1), N(w d2)), folded into the
         # per-option scalars: no put-call parity step, and no cancellation for deep puts.
         w: Any = 1.0 - 2.0 * put
-        log_s = np.log(s_a, out=self._buf("log_s", s_a.shape))
-        d1 = self._buf("d1", shape, order="F")
+        log_s = np.log(s_a, out=self._buf("log_s" + tag, s_a.shape))
+        d1 = self._buf("d1" + tag, shape, order="F")
         if const_vol:
             v: Any = v0 if n == 1 else np.ascontiguousarray(v0)  # scalar or (n,)
             sd: Any = v * sqrt_t
             np.add(log_s, (r + 0.5 * v * v) * tau - log_k, out=d1)
             d1 *= w / sd  # w d1
-            d2 = np.subtract(d1, w * sd, out=self._buf("d2", shape, order="F"))  # w d2
+            d2 = np.subtract(d1, w * sd, out=self._buf("d2" + tag, shape, order="F"))  # w d2
         else:
             v = v_a
-            sd = np.multiply(v_a, sqrt_t, out=self._buf("sd", shape, order="F"))
+            sd = np.multiply(v_a, sqrt_t, out=self._buf("sd" + tag, shape, order="F"))
             np.subtract(log_s, log_k, out=d1)
-            tmp = np.multiply(v_a, v_a, out=self._buf("tmp", shape, order="F"))
+            tmp = np.multiply(v_a, v_a, out=self._buf("tmp" + tag, shape, order="F"))
             tmp *= 0.5 * tau
             if r != 0.0:
                 tmp += r * tau
             d1 += tmp
             d1 /= sd
-            d2 = np.subtract(d1, sd, out=self._buf("d2", shape, order="F"))
+            d2 = np.subtract(d1, sd, out=self._buf("d2" + tag, shape, order="F"))
             if blk.any_put:
                 d1 *= w
                 d2 *= w
-        n1 = delta if not blk.any_put else self._buf("n1", shape, order="F")
+        n1 = delta if not blk.any_put else self._buf("n1" + tag, shape, order="F")
         ndtr(d1, out=n1)  # N(w d1)
         kd = strike if r == 0.0 else strike * np.exp(-r * tau)
         np.multiply(s_a, n1, out=price)
@@ -233,6 +245,37 @@ class Valuer:
                 if r != 0.0:
                     theta = theta - (r * w) * d2  # - w r K e^{-r tau} N(w d2)
         return price, delta, gamma, vega, theta
+
+    def _options_rows(self, blk: _OptionBlock, t_s: float, spot: FloatArray, vol: FloatArray,
+                      out: tuple[FloatArray, FloatArray]) -> tuple[
+            FloatArray, FloatArray, FloatArray | None, FloatArray | None, FloatArray | None]:
+        """:meth:`_options`, on large batches split by rows across two threads.
+
+        numpy's and scipy's ufuncs release the GIL, so on a machine with two or more cores the
+        two halves run at once; every element is computed exactly as in one call, so results
+        are bit-identical. Only prices and deltas are split (the simulator's hot path);
+        when other greeks are asked for, one call does everything.
+        """
+        b = spot.shape[0]
+        pool = _pool()
+        if (pool is None or b < _PARALLEL_MIN_ROWS
+                or self.want_gamma or self.want_vega or self.want_theta):
+            return self._options(blk, t_s, spot, vol, out)
+        price, delta = out
+        h = b // 2
+
+        def half(rows: slice, tag: str) -> None:
+            op, od, *_ = self._options(blk, t_s, spot[rows], vol[rows],
+                                       (price[rows], delta[rows]), tag)
+            if not np.may_share_memory(op, price):
+                price[rows] = op
+            if not np.may_share_memory(od, delta):
+                delta[rows] = od
+
+        done = pool.submit(half, slice(0, h), "@0")
+        half(slice(h, b), "@1")
+        done.result()
+        return price, delta, None, None, None
 
     # ------------------------------------------------------------------ all instruments
 
@@ -281,7 +324,7 @@ class Valuer:
             else:
                 views = (self._buf("op", (b, blk.n), order="F"),
                          self._buf("od", (b, blk.n), order="F"))
-            op, od, *got = self._options(blk, t_s, spot, vol, views)
+            op, od, *got = self._options_rows(blk, t_s, spot, vol, views)
             if not (np.may_share_memory(op, price) and np.may_share_memory(od, delta)):
                 price[:, c] = op
                 delta[:, c] = od
