@@ -279,7 +279,8 @@ def test_large_batches_marked_on_two_threads_are_bit_identical(strat: ir.Strateg
     from rebal.backends.kernel import valuation
 
     rng = np.random.default_rng(11)
-    b = valuation._PARALLEL_MIN_ROWS + 1  # odd: the two halves differ in size
+    # odd, and large enough for even a one-option block: the two halves differ in size
+    b = max(valuation._PARALLEL_MIN_ROWS, valuation._PARALLEL_MIN_CELLS) + 1
     spot = 3000.0 * np.exp(rng.normal(0.0, 0.3, (b, 1)))
     vol = rng.uniform(0.2, 1.2, (b, 1)) if per_path_vol else np.broadcast_to(
         np.array([0.6]), (b, 1))
@@ -289,7 +290,7 @@ def test_large_batches_marked_on_two_threads_are_bit_identical(strat: ir.Strateg
     m = threaded.mark(20 * 86400.0, spot, vol)
     np.testing.assert_allclose(m.price[:, lay.opt_cols], ref.price, rtol=1e-12, atol=1e-9)
     single = Valuer(lay, reuse_buffers=True)
-    for half in (slice(0, b // 2), slice(b // 2, b)):  # below the threshold: one thread each
+    for half in (slice(0, b // 2), slice(b // 2, b)):  # each checked on its own
         one = single.mark(20 * 86400.0, spot[half], vol[half])
         np.testing.assert_array_equal(one.price, m.price[half])
         np.testing.assert_array_equal(one.delta, m.delta[half])

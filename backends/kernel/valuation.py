@@ -30,8 +30,10 @@ __all__ = ["Marks", "Valuer"]
 
 FloatArray = NDArray[np.float64]
 _INV_SQRT_2PI = 0.3989422804014327
-#: Batches with at least this many rows mark options on two threads.
+#: Option blocks with at least this many rows, and this many (row, option) cells, are marked
+#: on two threads; below that the hand-off costs more than it saves.
 _PARALLEL_MIN_ROWS = 1024
+_PARALLEL_MIN_CELLS = 16384
 
 
 @lru_cache(maxsize=1)
@@ -258,7 +260,7 @@ class Valuer:
         """
         b = spot.shape[0]
         pool = _pool()
-        if (pool is None or b < _PARALLEL_MIN_ROWS
+        if (pool is None or b < _PARALLEL_MIN_ROWS or b * blk.n < _PARALLEL_MIN_CELLS
                 or self.want_gamma or self.want_vega or self.want_theta):
             return self._options(blk, t_s, spot, vol, out)
         price, delta = out
