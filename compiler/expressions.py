@@ -11,22 +11,14 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 
 from rebal.dsl import ast
 from rebal.dsl.diagnostics import Sink, Span
 
 from . import ir
-from .intervals import (
-    NONNEG,
-    POSITIVE,
-    UNBOUNDED,
-    Iv,
-    iv_abs,
-    iv_clamp,
-    iv_max,
-    iv_min,
-    iv_sqrt,
-)
+from .intervals import Iv
+from .ranges import expr_range
 from .units import DURATION, RATIO, Dim, all_unit_words, unit_dim
 
 BOOL = Dim((("<bool>", 1),))
@@ -49,11 +41,15 @@ REFS = ("delta", "gamma", "vega", "theta", "leverage", "drawdown", "equity", "pr
         "oracle_deviation")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Typed:
     node: ir.Const | ir.Ref | ir.Call | ir.BinOp | ir.Neg | ir.Compare | ir.BoolOp | ir.Not
     dim: Dim
-    range: Iv
+
+    @cached_property
+    def range(self) -> Iv:
+        """The node's range by interval arithmetic (the one definition in `ranges`)."""
+        return expr_range(self.node)
 
     @property
     def const(self) -> Decimal | None:
@@ -90,8 +86,7 @@ def _unit_str(d: Dim) -> str:
 
 
 def _const(value: Decimal, dim: Dim) -> Typed:
-    v = float(value)
-    return Typed(ir.Const.model_construct(value=_norm(value), unit=_unit_str(dim)), dim, Iv(v, v))
+    return Typed(ir.Const.model_construct(value=_norm(value), unit=_unit_str(dim)), dim)
 
 
 def _norm(d: Decimal) -> Decimal:
@@ -129,7 +124,7 @@ def lower_expr(e: ast.Expr, cx: ExprContext, *, delta_unit: str | None = None) -
             return None
         if isinstance(t.node, ir.Const):
             return _const(-t.node.value, t.dim)
-        return Typed(ir.Neg.model_construct(operand=t.node, unit=_unit_str(t.dim)), t.dim, -t.range)
+        return Typed(ir.Neg.model_construct(operand=t.node, unit=_unit_str(t.dim)), t.dim)
     if isinstance(e, ast.BinOp):
         return _lower_binop(e, cx, delta_unit)
     if isinstance(e, ast.Call):
@@ -140,12 +135,12 @@ def lower_expr(e: ast.Expr, cx: ExprContext, *, delta_unit: str | None = None) -
         a, b = lower_cond(e.left, cx), lower_cond(e.right, cx)
         if a is None or b is None:
             return None
-        return Typed(ir.BoolOp.model_construct(op=e.op, left=a.node, right=b.node), BOOL, Iv(0, 1))  # type: ignore[arg-type]
+        return Typed(ir.BoolOp.model_construct(op=e.op, left=a.node, right=b.node), BOOL)  # type: ignore[arg-type]
     if isinstance(e, ast.Not):
         a = lower_cond(e.operand, cx)
         if a is None:
             return None
-        return Typed(ir.Not.model_construct(operand=a.node), BOOL, Iv(0, 1))
+        return Typed(ir.Not.model_construct(operand=a.node), BOOL)
     raise AssertionError(f"unknown expression node {e!r}")  # pragma: no cover
 
 
@@ -198,21 +193,19 @@ def _lower_var(e: ast.Var, cx: ExprContext, delta_unit: str | None) -> Typed | N
     if name in ("delta",):
         asset = cx.underlying
         unit = delta_unit or asset or cx.numeraire
-        rng = UNBOUNDED
-        return Typed(ir.Ref.model_construct(name="delta", unit=unit, asset=asset), Dim.of(unit), rng)
+        return Typed(ir.Ref.model_construct(name="delta", unit=unit, asset=asset), Dim.of(unit))
     if name in ("gamma", "vega", "theta"):
         return Typed(
             ir.Ref.model_construct(name=name, unit=cx.numeraire, asset=cx.underlying),  # type: ignore[arg-type]
             Dim.of(cx.numeraire),
-            UNBOUNDED,
         )
     if name == "equity":
-        return Typed(ir.Ref.model_construct(name="equity", unit=cx.numeraire), Dim.of(cx.numeraire), UNBOUNDED)
+        return Typed(ir.Ref.model_construct(name="equity", unit=cx.numeraire), Dim.of(cx.numeraire))
     if name == "price_age":
-        return Typed(ir.Ref.model_construct(name="price_age", unit="s"), DURATION, NONNEG)
+        return Typed(ir.Ref.model_construct(name="price_age", unit="s"), DURATION)
     if name == "drawdown":
-        return Typed(ir.Ref.model_construct(name="drawdown", unit=""), RATIO, Iv(0.0, 1.0))
-    return Typed(ir.Ref.model_construct(name=name, unit=""), RATIO, NONNEG)  # type: ignore[arg-type]
+        return Typed(ir.Ref.model_construct(name="drawdown", unit=""), RATIO)
+    return Typed(ir.Ref.model_construct(name=name, unit=""), RATIO)  # type: ignore[arg-type]
 
 
 def _same_dim_error(cx: ExprContext, span: Span, a: Typed, b: Typed, what: str) -> None:
@@ -265,9 +258,9 @@ def _lower_binop(e: ast.BinOp, cx: ExprContext, delta_unit: str | None) -> Typed
         if a.dim != b.dim:
             _same_dim_error(cx, e.span, a, b, "add or subtract")
             return None
-        dim, rng = a.dim, (a.range + b.range if e.op == "+" else a.range - b.range)
+        dim = a.dim
     elif e.op == "*":
-        dim, rng = a.dim * b.dim, a.range * b.range
+        dim = a.dim * b.dim
     else:
         if b.range.contains_zero():
             if b.const is not None:
@@ -280,13 +273,13 @@ def _lower_binop(e: ast.BinOp, cx: ExprContext, delta_unit: str | None) -> Typed
                     "bound it away from zero, e.g. max(realized_vol(ETH, 24h), 10%)",
                 )
             return None
-        dim, rng = a.dim / b.dim, a.range / b.range
+        dim = a.dim / b.dim
     if a.const is not None and b.const is not None:
         x, y = a.const, b.const
         value = x + y if e.op == "+" else x - y if e.op == "-" else x * y if e.op == "*" else x / y
         return _const(value, dim)
     op = e.op
-    return Typed(ir.BinOp.model_construct(op=op, left=a.node, right=b.node, unit=_unit_str(dim)), dim, rng)  # type: ignore[arg-type]
+    return Typed(ir.BinOp.model_construct(op=op, left=a.node, right=b.node, unit=_unit_str(dim)), dim)  # type: ignore[arg-type]
 
 
 def _lower_compare(e: ast.Compare, cx: ExprContext) -> Typed | None:
@@ -299,7 +292,6 @@ def _lower_compare(e: ast.Compare, cx: ExprContext) -> Typed | None:
     return Typed(
         ir.Compare.model_construct(op=e.op, left=a.node, right=b.node),  # type: ignore[arg-type]
         BOOL,
-        Iv(0, 1),
     )
 
 
@@ -352,7 +344,7 @@ def _lower_call(e: ast.Call, cx: ExprContext, delta_unit: str | None) -> Typed |
                          e.args[1].span, "e.g. realized_vol(ETH, 24h)")
             return None
         node = ir.Call.model_construct(fn="realized_vol", symbol=asset, window_s=w.const, unit="")
-        return Typed(node, RATIO, NONNEG)
+        return Typed(node, RATIO)
     if fn in ("implied_vol", "spot", "funding", "weight"):
         if nargs != 1:
             cx.sink.emit("E210", f"{FUNCTIONS[fn]} takes 1 argument, not {nargs}", e.span)
@@ -362,9 +354,8 @@ def _lower_call(e: ast.Call, cx: ExprContext, delta_unit: str | None) -> Typed |
         if sym is None:
             return None
         if fn == "spot":
-            return Typed(ir.Call.model_construct(fn="spot", symbol=sym, unit=cx.numeraire), Dim.of(cx.numeraire), POSITIVE)
-        rng = NONNEG if fn == "implied_vol" else UNBOUNDED
-        return Typed(ir.Call.model_construct(fn=fn, symbol=sym, unit=""), RATIO, rng)  # type: ignore[arg-type]
+            return Typed(ir.Call.model_construct(fn="spot", symbol=sym, unit=cx.numeraire), Dim.of(cx.numeraire))
+        return Typed(ir.Call.model_construct(fn=fn, symbol=sym, unit=""), RATIO)  # type: ignore[arg-type]
     args = [lower_value(a, cx, delta_unit=delta_unit) for a in e.args]
     if any(a is None for a in args):
         return None
@@ -382,20 +373,14 @@ def _lower_call(e: ast.Call, cx: ExprContext, delta_unit: str | None) -> Typed |
         if targs[0].range.hi < 0:
             cx.sink.emit("E401", "sqrt of a value that is always negative", e.span)
             return None
-        dim, rng = d, iv_sqrt(targs[0].range)
+        dim = d
     else:
         dim = targs[0].dim
         for a, src in zip(targs[1:], e.args[1:], strict=True):
             if a.dim != dim:
                 _same_dim_error(cx, src.span, targs[0], a, f"mix in {fn}()")
                 return None
-        if fn == "abs":
-            rng = iv_abs(targs[0].range)
-        elif fn == "min":
-            rng = iv_min([a.range for a in targs])
-        elif fn == "max":
-            rng = iv_max([a.range for a in targs])
-        else:
+        if fn == "clamp":
             lo, hi = targs[1], targs[2]
             if lo.range.lo > hi.range.hi:
                 cx.sink.emit(
@@ -405,7 +390,6 @@ def _lower_call(e: ast.Call, cx: ExprContext, delta_unit: str | None) -> Typed |
                     "write clamp(x, lo, hi) with lo <= hi",
                 )
                 return None
-            rng = iv_clamp(targs[0].range, lo.range, hi.range)
     if all(a.const is not None for a in targs):
         vals = [a.const for a in targs if a.const is not None]
         out: Decimal
@@ -421,4 +405,4 @@ def _lower_call(e: ast.Call, cx: ExprContext, delta_unit: str | None) -> Typed |
             out = min(max(vals[0], vals[1]), vals[2])
         return _const(out, dim)
     node = ir.Call.model_construct(fn=fn, args=tuple(a.node for a in targs), unit=_unit_str(dim))  # type: ignore[arg-type]
-    return Typed(node, dim, rng)
+    return Typed(node, dim)

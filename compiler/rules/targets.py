@@ -8,6 +8,7 @@ from decimal import Decimal
 from rebal.dsl.diagnostics import Diagnostic, Label, make
 
 from .. import ir
+from ..ranges import expr_range
 from . import RuleContext, facts
 
 _GREEK_MOVERS = frozenset({"option"})
@@ -98,7 +99,7 @@ def band_excludes_target(cx: RuleContext) -> Iterator[Diagnostic]:
         for key, band, value, unit in checks:
             if not isinstance(band, ir.AsymmetricBand):
                 continue
-            lo, hi = facts.expr_range(band.lower), facts.expr_range(band.upper)
+            lo, hi = expr_range(band.lower), expr_range(band.upper)
             v = float(value)
             if lo.hi <= v <= hi.lo:
                 continue
