@@ -10,11 +10,10 @@ import pytest
 from rebal.backends.sim.models import (
     HestonModel,
     MarketModel,
-    ReplayModel,
     correlation_factor,
-    load_closes,
     make_model,
 )
+from rebal.backends.sim.replay import ReplayModel, load_closes
 
 SAMPLE = Path(__file__).resolve().parents[1] / "specs" / "data" / "eth_1h_sample.csv"
 HOUR = 1 / 8760
