@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtr
 
-__all__ = ["Greeks", "bs_delta", "bs_greeks", "bs_price"]
+__all__ = ["Greeks", "bs_delta", "bs_greeks", "bs_price", "price_delta_into"]
 
 FloatArray = NDArray[np.float64]
 
@@ -117,6 +117,41 @@ def _intrinsic(s: _Setup) -> tuple[FloatArray, FloatArray, FloatArray]:
     return price, delta, theta
 
 
+def price_delta_into(S: ArrayLike, wd1: FloatArray, wd2: FloatArray, kd: ArrayLike,
+                     w: ArrayLike, price: FloatArray, delta: FloatArray,
+                     scratch: FloatArray | None = None) -> None:
+    """Black–Scholes price and delta from ``w d1`` and ``w d2``, written in place.
+
+    ``w`` is +1 for a call and -1 for a put (per element or scalar); ``kd`` is the discounted
+    strike. ``price = w (S N(w d1) - kd N(w d2))`` and ``delta = w N(w d1)``: puts go through
+    the same formulas, with no put-call parity step and no cancellation for deep puts.
+    ``wd2`` is overwritten with ``kd N(w d2)`` (theta's carry term reuses it). ``scratch``
+    receives ``N(w d1)``; it defaults to ``delta``, which is right when every ``w`` is +1.
+    This is the one implementation of the formulas: :func:`bs_greeks`, :func:`bs_price` and
+    the kernel's in-place marking of option books all call it.
+    """
+    n1 = delta if scratch is None else scratch
+    ndtr(wd1, out=n1)  # N(w d1)
+    np.multiply(S, n1, out=price)
+    ndtr(wd2, out=wd2)
+    wd2 *= kd  # kd N(w d2)
+    price -= wd2
+    if scratch is not None:
+        price *= w
+        np.multiply(n1, w, out=delta)
+
+
+def _price_delta(s: _Setup) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Price, delta and ``K e^{-rT} N(w d2)`` for the broadcast inputs of ``s``."""
+    kd = s.K * s.disc
+    shape = np.broadcast_shapes(np.shape(s.S), np.shape(s.d1), np.shape(kd), np.shape(s.w))
+    price, delta, nd1 = np.empty(shape), np.empty(shape), np.empty(shape)
+    carry = np.array(np.broadcast_to(s.w * (s.d1 - s.sd), shape), dtype=np.float64)
+    wd1 = np.asarray(np.broadcast_to(s.w * s.d1, shape), dtype=np.float64)
+    price_delta_into(s.S, wd1, carry, kd, s.w, price, delta, nd1)
+    return price, delta, carry
+
+
 def bs_greeks(
     S: ArrayLike,
     K: ArrayLike,
@@ -128,20 +163,15 @@ def bs_greeks(
     """Price, delta, gamma, vega and theta in one pass (``d1``/``d2`` computed once)."""
     s = _setup(S, K, T, sigma, r, is_call)
     w = s.w
-    d2 = s.d1 - s.sd
-    nd1 = ndtr(w * s.d1)  # N(d1) for calls, N(-d1) for puts
-    nd2 = ndtr(w * d2)
-    kd = s.K * s.disc
+    price, delta, carry = _price_delta(s)  # carry = K e^{-rT} N(w d2)
     pdf = _INV_SQRT_2PI * np.exp(-0.5 * s.d1 * s.d1)
     s_pdf = s.S * pdf
 
-    price = w * (s.S * nd1 - kd * nd2)
-    delta = w * nd1
     gamma = pdf / (s.S * s.sd) if s.deg is None else pdf / (np.where(s.deg, 1.0, s.S) * s.sd)
     vega = s_pdf * s.sqrt_t
     theta = -0.5 * s_pdf * s.sigma / s.sqrt_t
     if not (isinstance(s.r, float) and s.r == 0.0):
-        theta = theta - w * s.r * kd * nd2
+        theta = theta - w * s.r * carry
 
     if s.deg is not None:
         ip, idelta, itheta = _intrinsic(s)
@@ -165,7 +195,7 @@ def bs_price(
 ) -> FloatArray:
     """Black–Scholes value only (two ``ndtr`` calls, no density)."""
     s = _setup(S, K, T, sigma, r, is_call)
-    price = s.w * (s.S * ndtr(s.w * s.d1) - s.K * s.disc * ndtr(s.w * (s.d1 - s.sd)))
+    price = _price_delta(s)[0]
     if s.deg is not None:
         price = np.where(s.deg, _intrinsic(s)[0], price)
     return np.asarray(price, dtype=np.float64)

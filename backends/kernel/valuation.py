@@ -21,10 +21,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import ndtr
 
 from .layout import SECONDS_PER_YEAR, Layout
-from .pricing import bs_greeks
+from .pricing import bs_greeks, price_delta_into
 
 __all__ = ["Marks", "Valuer"]
 
@@ -223,16 +222,9 @@ class Valuer:
             if blk.any_put:
                 d1 *= w
                 d2 *= w
-        n1 = delta if not blk.any_put else self._buf("n1" + tag, shape, order="F")
-        ndtr(d1, out=n1)  # N(w d1)
         kd = strike if r == 0.0 else strike * np.exp(-r * tau)
-        np.multiply(s_a, n1, out=price)
-        ndtr(d2, out=d2)
-        d2 *= kd  # K e^{-r tau} N(w d2)
-        price -= d2
-        if blk.any_put:
-            price *= w
-            np.multiply(n1, w, out=delta)
+        scratch = self._buf("n1" + tag, shape, order="F") if blk.any_put else None
+        price_delta_into(s_a, d1, d2, kd, w, price, delta, scratch)  # d2 := kd N(w d2)
         gamma = vega = theta = None
         if self.want_gamma or self.want_vega or self.want_theta:
             pdf = np.exp(-0.5 * d1 * d1)
