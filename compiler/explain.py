@@ -15,10 +15,9 @@ from pathlib import Path
 import jinja2
 
 from . import ir
+from .words import amount, bps, dur, mult, num, pct, per
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
-_DAY = 86400
-_PER = {365 * _DAY: "year", 7 * _DAY: "week", _DAY: "day", 3600: "hour", 60: "minute", 1: "second"}
 #: Ratio-valued market quantities that traders read as percentages.
 _PCT_REFS = frozenset({"drawdown", "oracle_deviation"})
 _PCT_CALLS = frozenset({"realized_vol", "implied_vol", "funding", "weight"})
@@ -29,60 +28,6 @@ _OPS = {"+": ("+", 5), "-": ("−", 5), "*": ("×", 6), "/": ("/", 6)}
 
 
 # ------------------------------------------------------------------ numbers and units
-
-
-def num(d: Decimal | int) -> str:
-    """A number with thousands separators and no exponent: 100000 -> '100,000'."""
-    d = Decimal(d)
-    if not d.is_finite() or (d != 0 and not -12 <= d.adjusted() <= 20):
-        return format(d, ".6g")  # absurd magnitudes: never expand 1e999999999 digit by digit
-    if d == d.to_integral_value():
-        return f"{int(d):,}"
-    return format(d.normalize(), ",f")
-
-
-def pct(d: Decimal) -> str:
-    """A fraction as a percentage: 0.6 -> '60%'."""
-    return f"{num(d * 100)}%"
-
-
-def bps(d: Decimal) -> str:
-    """A fraction in basis points: 0.002 -> '20 bps'."""
-    return f"{num(d * 10000)} bps"
-
-
-def mult(d: Decimal) -> str:
-    return f"{num(d)}x"
-
-
-def amount(a: ir.Amount) -> str:
-    return f"{num(a.value)} {a.asset}"
-
-
-def dur(seconds: Decimal | int) -> str:
-    """Seconds as a trader writes them: 28800 -> '8h', 86400 -> '24h', 90 days -> '90d'.
-
-    Years when whole, days from two days up, then hours, minutes, seconds.
-    """
-    s = Decimal(seconds)
-    if not s.is_finite() or s.adjusted() > 15:
-        return f"{num(s)}s"
-    if s != 0 and s % (365 * _DAY) == 0:
-        return f"{num(s / (365 * _DAY))}y"
-    if s >= 2 * _DAY and s % _DAY == 0:
-        return f"{num(s / _DAY)}d"
-    for unit, size in (("h", 3600), ("m", 60)):
-        if s != 0 and s % size == 0:
-            return f"{num(s / size)}{unit}"
-    return f"{num(s)}s"
-
-
-def per(seconds: Decimal | int) -> str:
-    """'per day' for exactly one year, week, day, hour, minute or second; 'per 8h' otherwise."""
-    s = Decimal(seconds)
-    if s == s.to_integral_value() and int(s) in _PER:
-        return f"per {_PER[int(s)]}"
-    return f"per {dur(s)}"
 
 
 def quantity(value: Decimal, unit: str) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import ir
+from .. import ir, words
 from ..intervals import Iv
 from . import facts
 
@@ -52,7 +52,7 @@ def _landing_words(t: ir.Rebalance) -> str:
         return "where trades land: the target"
     if t.to == "edge":
         return "where trades land: the band edge"
-    return f"where trades land: {facts.pct(t.fraction)} of the way back from the band edge"
+    return f"where trades land: {words.pct(t.fraction)} of the way back from the band edge"
 
 
 def _span_key(i: int, t: facts.TargetT) -> str:

@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from .. import ir
-from ..intervals import INF, Iv
+from ..intervals import Iv
 from ..ranges import expr_range
+from ..words import num
 
 #: Instrument kinds whose value moves one for one with the underlying (delta 1 per unit).
 LINEAR = frozenset({"spot", "perp", "future"})
@@ -207,38 +208,6 @@ def target_words(t: TargetT) -> str:
 
 
 # ------------------------------------------------------------------ words
-
-
-def num(x: float | Decimal) -> str:
-    """A number for messages: no exponent, no trailing zeros, at most 6 significant digits."""
-    v = float(x)
-    if v == INF:
-        return "unbounded"
-    text = f"{v:,.6g}" if abs(v) < 1e15 else f"{v:.3e}"
-    if "e" in text:
-        return text
-    return text
-
-
-def pct(x: float | Decimal) -> str:
-    v = float(x) * 100
-    return "unbounded" if abs(v) == INF else f"{v:.4g}%"
-
-
-def bps(x: float | Decimal) -> str:
-    return f"{float(x) * 10000:.4g} bps"
-
-
-def mult(x: float | Decimal) -> str:
-    return "unbounded" if abs(float(x)) == INF else f"{float(x):.4g}x"
-
-
-def duration(seconds: float | Decimal) -> str:
-    s = float(seconds)
-    for unit, size in (("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60)):
-        if s >= size and s % size == 0:
-            return f"{s / size:g}{unit}"
-    return f"{s:g}s"
 
 
 def amount(x: float | Decimal, asset: str) -> str:

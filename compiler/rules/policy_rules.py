@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from rebal.dsl.diagnostics import Diagnostic, make
 
-from .. import ir
+from .. import ir, words
 from . import RuleContext, exposure, facts
 
 #: `require max NAME` -> does the strategy have the clause?
@@ -49,10 +49,10 @@ def _cost_value(c: ir.Costs, clause: str) -> Decimal | None:
 
 def _show(clause: str, v: Decimal | float) -> str:
     if clause == "max_gas":
-        return f"{facts.num(v)} gwei"
+        return f"{words.num(v)} gwei"
     if clause == "max_leverage":
-        return facts.mult(v)
-    return facts.bps(v) if float(v) < 0.01 or clause == "max_slippage" else facts.pct(v)
+        return words.mult(v)
+    return words.bps(v) if float(v) < 0.01 or clause == "max_slippage" else words.pct(v)
 
 
 def policy_limits(cx: RuleContext) -> Iterator[Diagnostic]:
@@ -60,7 +60,7 @@ def policy_limits(cx: RuleContext) -> Iterator[Diagnostic]:
     s, p = cx.strategy, cx.policy
     if p is None:
         return
-    for clause, words in _COST_LIMITS.items():
+    for clause, written in _COST_LIMITS.items():
         lim = _limit(p, clause)
         if lim is None:
             continue
@@ -71,7 +71,7 @@ def policy_limits(cx: RuleContext) -> Iterator[Diagnostic]:
         for key, who, costs in places:
             v = _cost_value(costs, clause)
             if v is not None and v > lim.value:
-                yield make("P701", f"{who}`{words} {_show(clause, v)}` is above policy "
+                yield make("P701", f"{who}`{written} {_show(clause, v)}` is above policy "
                            f"`{p.name}`'s {_show(clause, lim.value)}", cx.span(key),
                            f"lower it to at most {_show(clause, lim.value)}")
     lev = _limit(p, "max_leverage")
@@ -94,17 +94,17 @@ def _leverage(cx: RuleContext, p: ir.Policy, limit: Decimal) -> Iterator[Diagnos
     mine = s.risk.max_leverage
     if mine is not None:
         if mine > limit:
-            yield make("P701", f"`max leverage {facts.mult(mine)}` is above policy `{p.name}`'s "
-                       f"{facts.mult(limit)}", cx.span("risk.max_leverage"),
-                       f"lower it to at most {facts.mult(limit)}")
+            yield make("P701", f"`max leverage {words.mult(mine)}` is above policy `{p.name}`'s "
+                       f"{words.mult(limit)}", cx.span("risk.max_leverage"),
+                       f"lower it to at most {words.mult(limit)}")
         return
     ns = [n for n in exposure.needs(s) if n.leverage is not None]
     total = sum(n.leverage or 0.0 for n in ns) + (exposure.book_leverage(s) or 0.0)
     if ns and total > float(limit) + 1e-12:
         top = max(ns, key=lambda n: n.leverage or 0.0)
-        yield make("P701", f"the targets need up to {facts.mult(total)} gross leverage, above "
-                   f"policy `{p.name}`'s {facts.mult(limit)}", cx.span(top.span_key),
-                   f"add `max leverage {facts.mult(limit)}` to `risk` and fit the targets to it")
+        yield make("P701", f"the targets need up to {words.mult(total)} gross leverage, above "
+                   f"policy `{p.name}`'s {words.mult(limit)}", cx.span(top.span_key),
+                   f"add `max leverage {words.mult(limit)}` to `risk` and fit the targets to it")
 
 
 def can_be_liquidated(s: ir.Strategy) -> bool:
@@ -121,9 +121,9 @@ def _buffer_level(cx: RuleContext, p: ir.Policy) -> Iterator[Diagnostic]:
     buf = s.risk.liquidation_buffer
     if need is None or buf is None or buf >= need or not can_be_liquidated(s):
         return
-    yield make("P701", f"`liquidation buffer {facts.pct(buf)}` is below policy `{p.name}`'s "
-               f"{facts.pct(need)}", cx.span("risk.liquidation_buffer"),
-               f"raise it to at least {facts.pct(need)}")
+    yield make("P701", f"`liquidation buffer {words.pct(buf)}` is below policy `{p.name}`'s "
+               f"{words.pct(need)}", cx.span("risk.liquidation_buffer"),
+               f"raise it to at least {words.pct(need)}")
 
 
 def policy_required(cx: RuleContext) -> Iterator[Diagnostic]:
@@ -134,18 +134,18 @@ def policy_required(cx: RuleContext) -> Iterator[Diagnostic]:
     if p.min_liquidation_buffer is not None and s.risk.liquidation_buffer is None \
             and can_be_liquidated(s):
         yield make("P702", f"no `liquidation buffer`: policy `{p.name}` requires at least "
-                   f"{facts.pct(p.min_liquidation_buffer)} for strategies that can hold perps, "
+                   f"{words.pct(p.min_liquidation_buffer)} for strategies that can hold perps, "
                    "futures or short options", cx.span("risk", "strategy"),
-                   f"add `liquidation buffer {facts.pct(p.min_liquidation_buffer)}` to `risk`")
+                   f"add `liquidation buffer {words.pct(p.min_liquidation_buffer)}` to `risk`")
     for clause in p.required_clauses:
         present = _PRESENT.get(clause)
         if present is not None and present(s):
             continue
-        words = clause.replace("_", " ")
+        written = clause.replace("_", " ")
         block = "costs" if clause in ("max_slippage", "max_fee", "max_gas", "max_gas_cost",
                                       "max_funding") else "risk"
-        yield make("P702", f"no `{words}`: policy `{p.name}` requires it",
-                   cx.span(block, "strategy"), f"add `{words} ...` to `{block}`")
+        yield make("P702", f"no `{written}`: policy `{p.name}` requires it",
+                   cx.span(block, "strategy"), f"add `{written} ...` to `{block}`")
     for name in p.required_halts:
         if any(name in facts.names_in(h) for h in s.risk.halt_when):
             continue

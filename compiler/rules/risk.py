@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from rebal.dsl.diagnostics import Diagnostic, Label, make
 
-from .. import ir
+from .. import ir, words
 from . import RuleContext, exposure, facts
 
 
@@ -34,12 +34,12 @@ def target_breaches_leverage(cx: RuleContext) -> Iterator[Diagnostic]:
     if total <= float(limit) + 1e-12 or not ns:
         return
     top = max(ns, key=lambda n: n.leverage or 0.0)
-    parts = [f"{facts.mult(n.leverage or 0.0)} from {facts.target_words(s.targets[n.index])} "
+    parts = [f"{words.mult(n.leverage or 0.0)} from {facts.target_words(s.targets[n.index])} "
              f"({n.why})" for n in ns]
     if book:
-        parts.append(f"{facts.mult(book)} from the book")
-    yield make("E601", f"the targets need up to {facts.mult(total)} gross leverage, above "
-               f"`max leverage {facts.mult(limit)}`",
+        parts.append(f"{words.mult(book)} from the book")
+    yield make("E601", f"the targets need up to {words.mult(total)} gross leverage, above "
+               f"`max leverage {words.mult(limit)}`",
                cx.span(top.span_key),
                "hold less (a narrower band, a smaller target or book), or raise `max leverage`",
                labels=[Label(cx.span("risk.max_leverage"), "limit set here")],
@@ -108,12 +108,12 @@ def buffer_unreachable(cx: RuleContext) -> Iterator[Diagnostic]:
         if float(buf) <= d + 1e-12:
             continue
         move = "fall" if side > 0 else "rise"
-        margin = (f" with {facts.pct(mm)} maintenance margin (venue {mm_venue})" if mm_venue
+        margin = (f" with {words.pct(mm)} maintenance margin (venue {mm_venue})" if mm_venue
                   else " (no maintenance margin stated)")
-        yield make("E604", f"at {facts.mult(lev)} ({n.why}) a {move} of {facts.pct(d)} "
-                   f"liquidates the position{margin}, less than the {facts.pct(buf)} "
+        yield make("E604", f"at {words.mult(lev)} ({n.why}) a {move} of {words.pct(d)} "
+                   f"liquidates the position{margin}, less than the {words.pct(buf)} "
                    "`liquidation buffer`", cx.span(n.span_key),
-                   f"lower the leverage below {facts.mult(_max_leverage(float(buf), side, mm))} "
+                   f"lower the leverage below {words.mult(_max_leverage(float(buf), side, mm))} "
                    "or the buffer",
                    labels=[Label(cx.span("risk.liquidation_buffer"), "buffer set here")])
 
@@ -178,8 +178,8 @@ def mode_loosens_risk(cx: RuleContext) -> Iterator[Diagnostic]:
     for m in s.modes:
         mf = _funding_per_year(m.costs.max_funding)
         if mf is not None and mf > base + 1e-12:
-            yield make("E605", f"mode `{m.name}` raises `max funding` to {facts.pct(mf)} a year, "
-                       f"above the base {facts.pct(base)}",
+            yield make("E605", f"mode `{m.name}` raises `max funding` to {words.pct(mf)} a year, "
+                       f"above the base {words.pct(base)}",
                        cx.span(f"modes[{m.name}].costs.max_funding"),
                        "a mode may pay more to trade, not open exposure the strategy would "
                        "refuse; keep the mode's `max funding` at or below the base",

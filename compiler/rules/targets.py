@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from rebal.dsl.diagnostics import Diagnostic, Label, make
 
-from .. import ir
+from .. import ir, words
 from ..ranges import expr_range
 from . import RuleContext, facts
 
@@ -63,11 +63,11 @@ def weights_not_100(cx: RuleContext) -> Iterator[Diagnostic]:
         total = sum((leg.weight for leg in funded), Decimal(0))
         if total == 1:
             continue
-        names = " + ".join(f"{facts.pct(leg.weight)} {leg.instrument}" for leg in funded)
+        names = " + ".join(f"{words.pct(leg.weight)} {leg.instrument}" for leg in funded)
         rest = 1 - total
-        fix = (f"add a cash leg for the remaining {facts.pct(rest)}, or scale the weights"
+        fix = (f"add a cash leg for the remaining {words.pct(rest)}, or scale the weights"
                if rest > 0 else "lower the weights: spot and cash cannot hold more than equity")
-        yield make("E502", f"the funded weights add up to {facts.pct(total)}, not 100% ({names})",
+        yield make("E502", f"the funded weights add up to {words.pct(total)}, not 100% ({names})",
                    cx.span(f"targets[{i}]"), fix,
                    notes=["every owned spot and cash instrument has a weight, so nothing "
                           "else can hold the difference"])
@@ -103,7 +103,7 @@ def band_excludes_target(cx: RuleContext) -> Iterator[Diagnostic]:
             v = float(value)
             if lo.hi <= v <= hi.lo:
                 continue
-            shown = facts.pct(v) if unit == "%" else f"{facts.num(v)}{unit}"
+            shown = words.pct(v) if unit == "%" else f"{words.num(v)}{unit}"
             side = "lower" if lo.hi > v else "upper"
             yield make("E504", f"the band does not contain the target {shown}: its {side} "
                        f"edge can be {'above' if side == 'lower' else 'below'} it",

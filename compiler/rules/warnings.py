@@ -17,7 +17,7 @@ from fractions import Fraction
 
 from rebal.dsl.diagnostics import Diagnostic, Label, make
 
-from .. import ir
+from .. import ir, words
 from ..intervals import Iv
 from . import RuleContext, facts
 
@@ -33,10 +33,10 @@ def _guarded(s: ir.Strategy, t: facts.TargetT, center: float) -> tuple[float, st
         return units * px, f"the hedge of up to {facts.amount(units * px, t.unit)}"
     if isinstance(t, ir.CppiTarget):
         share = min(1.0, float(t.multiplier) * (1 - float(t.floor)))
-        return share, f"the risky share of {facts.pct(share)}"
+        return share, f"the risky share of {words.pct(share)}"
     if isinstance(t, ir.LeverageTarget):
-        return abs(center), f"the leverage of {facts.mult(center)}"
-    return abs(center), f"the weight of {facts.pct(center)}"
+        return abs(center), f"the leverage of {words.mult(center)}"
+    return abs(center), f"the weight of {words.pct(center)}"
 
 
 def _center(t: facts.TargetT, key: str) -> float:
@@ -67,8 +67,8 @@ def band_churns(cx: RuleContext) -> Iterator[Diagnostic]:
             move = tolerance / guarded[0]
             if move >= cost[0]:
                 continue
-            yield make("W901", f"this band lets {guarded[1]} drift only {facts.pct(move)} before "
-                       f"trading, less than one round trip of costs ({facts.pct(cost[0])} at "
+            yield make("W901", f"this band lets {guarded[1]} drift only {words.pct(move)} before "
+                       f"trading, less than one round trip of costs ({words.pct(cost[0])} at "
                        f"venue {cost[1]}): it will churn", cx.span(key),
                        f"widen the band at least {cost[0] / move:.3g} times, or use "
                        "`band optimal(risk_aversion R)` for a delta target",
@@ -125,10 +125,10 @@ def period_not_on_grid(cx: RuleContext) -> Iterator[Diagnostic]:
         for key, what, secs in _periods(s):
             if _multiple(secs, step) or (what.startswith("split") and _multiple(step, secs)):
                 continue  # a split period dividing the step fits step/period children per step
-            yield make("W904", f"`{what} {facts.duration(secs)}` is not a multiple of venue "
-                       f"{v.name}'s step of {facts.duration(step)}, so the simulation acts on "
-                       f"its {facts.duration(step)} grid instead", cx.span(key),
-                       f"use a multiple of {facts.duration(step)}, or a smaller `step` in venue "
+            yield make("W904", f"`{what} {words.dur(secs)}` is not a multiple of venue "
+                       f"{v.name}'s step of {words.dur(step)}, so the simulation acts on "
+                       f"its {words.dur(step)} grid instead", cx.span(key),
+                       f"use a multiple of {words.dur(step)}, or a smaller `step` in venue "
                        f"{v.name}",
                        labels=[Label(cx.span(f"venues[{v.name}].step", f"venues[{v.name}]"),
                                      "the step")])
