@@ -14,9 +14,12 @@ import sys
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from rebal import __version__
+
+if TYPE_CHECKING:
+    from rebal.compiler import CheckResult
 
 log = logging.getLogger("rebal")
 
@@ -133,19 +136,23 @@ def _render(diags: list, sources: dict[str, str], fmt: str, nfiles: int, color: 
     return (body + ("\n" if body and not body.endswith("\n") else "") + summary).rstrip("\n")
 
 
-def _load_one(spec: str, err: TextIO) -> object | None:
-    """Compile the first strategy of ``spec``; print diagnostics on failure."""
+def _load_one(spec: str, err: TextIO, res: CheckResult | None = None) -> object | None:
+    """The one strategy of ``spec``; print why not (diagnostics, none, several) otherwise."""
     from rebal.compiler import check_file
 
-    res = check_file(spec, capabilities=_capabilities())  # type: ignore[arg-type]
-    if not res.ok or not res.strategies:
+    if res is None:
+        res = check_file(spec, capabilities=_capabilities())  # type: ignore[arg-type]
+    if not res.ok:
         from rebal.dsl import render
 
-        if res.ok and not res.strategies:
-            print(f"{spec}: no strategy in this file", file=err)
-        else:
-            print(render.render_text(res.diagnostics, {res.file: res.source},
-                                     color=err.isatty()), file=err)
+        print(render.render_text(res.diagnostics, {res.file: res.source},
+                                 color=err.isatty()), file=err)
+        return None
+    if len(res.strategies) != 1:
+        names = ", ".join(s.name for s in res.strategies)
+        print(f"{spec}: " + (f"holds {len(res.strategies)} strategies ({names}); this command "
+                             "takes a file with one strategy, so split the file"
+                             if res.strategies else "no strategy in this file"), file=err)
         return None
     return res.strategies[0]
 
@@ -282,7 +289,7 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if res.ok and not res.strategies and res.policies:
         print(explain_policy(res.policies[0]).rstrip("\n"), file=out)
         return 0
-    strategy = _load_one(args.spec, err)
+    strategy = _load_one(args.spec, err, res)
     if strategy is None:
         return 1
     print(explain(strategy).rstrip("\n"), file=out)  # type: ignore[arg-type]

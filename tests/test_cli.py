@@ -121,3 +121,15 @@ def test_lowered_ir_passes_full_model_validation(spec: Path) -> None:
         again = type(doc).model_validate(doc.model_dump())
         assert again == doc
         assert canonical_json(again) == canonical_json(doc)
+
+
+def test_commands_on_one_strategy_refuse_a_file_with_two(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    text = (ROOT / "specs" / "eth_straddle_hedge.rebal").read_text()
+    two = tmp_path / "two.rebal"
+    two.write_text(text + text.replace("strategy eth_straddle_hedge", "strategy second"))
+    assert run(capsys, "check", str(two))[0] == 0  # a file may hold several strategies
+    for command in (["compile"], ["explain"], ["simulate", "--venue", "paper"]):
+        code, out, err = run(capsys, command[0], str(two), *command[1:])
+        assert code == 1 and out == ""
+        assert "holds 2 strategies (eth_straddle_hedge, second)" in err
