@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from rebal import __version__
+from rebal.compiler.files import atomic_write
 
 if TYPE_CHECKING:
     from rebal.compiler import CheckResult
@@ -218,50 +219,11 @@ def _cmd_fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if args.check:
                 print(f"would reformat {f}", file=out)
             else:
-                _atomic_write(f, new)
+                atomic_write(f, new)
                 print(f"reformatted {f}", file=out)
     if failed:
         return 1
     return 1 if (args.check and changed) else 0
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a file is never half-written.
-
-    The file keeps its permissions; a target that is not a regular file (`/dev/stdout`,
-    a pipe) is written directly, never replaced.
-    """
-    import os
-    import stat
-    import tempfile
-
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        st = None
-    if st is not None and not stat.S_ISREG(st.st_mode):
-        with path.open("w", encoding="utf-8") as fh:
-            fh.write(text)
-        return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask())
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    import os
-
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _cmd_compile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -273,7 +235,7 @@ def _cmd_compile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     text = canonical_json(strategy)  # type: ignore[arg-type]
     digest = content_hash(text)
     if args.output:
-        _atomic_write(Path(args.output), text + "\n")
+        atomic_write(Path(args.output), text + "\n")
         print(f"wrote {args.output}  sha256:{digest}", file=out)
     else:
         print(text, file=out)

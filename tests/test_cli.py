@@ -133,3 +133,15 @@ def test_commands_on_one_strategy_refuse_a_file_with_two(tmp_path: Path,
         code, out, err = run(capsys, command[0], str(two), *command[1:])
         assert code == 1 and out == ""
         assert "holds 2 strategies (eth_straddle_hedge, second)" in err
+
+
+def test_files_are_replaced_whole_and_keep_their_mode(tmp_path: Path) -> None:
+    from rebal.compiler.files import atomic_write
+
+    target = tmp_path / "out.json"
+    target.write_text("old")
+    target.chmod(0o640)
+    atomic_write(target, "new")
+    assert target.read_text() == "new"
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temporary left behind

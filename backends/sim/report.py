@@ -22,6 +22,7 @@ import numpy as np
 from markupsafe import Markup
 
 from rebal.backends.sim.metrics import summarize
+from rebal.compiler.files import atomic_write
 
 if TYPE_CHECKING:
     from rebal.backends.sim.engine import SimResult
@@ -448,5 +449,5 @@ def write_report(
 ) -> Path:
     """Render the report and write it to `path` (UTF-8); returns the path written."""
     out = Path(path)
-    out.write_text(render_report(result, summary=summary, sweep=sweep), encoding="utf-8")
+    atomic_write(out, render_report(result, summary=summary, sweep=sweep))
     return out
