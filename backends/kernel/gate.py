@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rebal.compiler import ir
+from rebal.compiler.riskmath import liquidation_move
 
 from .layout import PAR_CURRENCIES, Layout
 from .valuation import Marks
@@ -65,7 +66,7 @@ def liquidation_distance(layout: Layout, positions: FloatArray, marks: Marks, eq
     cushion = equity - mm * n_tot  # (B,)
     den = dollar - mm * n_a
     with np.errstate(divide="ignore", invalid="ignore"):
-        dist = cushion[:, None] / np.abs(den)
+        dist = liquidation_move(cushion[:, None], dollar, mm, n_a)
     dist = np.where(den == 0.0, np.inf, dist)
     dist = np.where((den > 0.0) & (dist >= 1.0), np.inf, dist)  # a fall beyond 100%
     out = dist.min(axis=1) if dist.shape[1] else np.full(equity.shape, np.inf)

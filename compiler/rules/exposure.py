@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from .. import ir, words
 from ..intervals import Iv
+from ..riskmath import liquidation_move
 from . import facts
 
 
@@ -196,7 +197,6 @@ def liquidation_distance(lev: float, side: int, mm: float) -> float:
     """
     if lev <= 0:
         return float("inf")
-    den = lev * (1 - mm) if side > 0 else lev * (1 + mm)
-    if den <= 0 or mm * lev >= 1:
+    if mm * lev >= 1 or (side > 0 and mm >= 1):
         return 0.0  # the margin already exceeds equity: liquidated at once
-    return (1 - mm * lev) / den
+    return float(liquidation_move(1 - mm * lev, side * lev, mm, lev))
