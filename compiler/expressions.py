@@ -106,13 +106,17 @@ def lower_expr(e: ast.Expr, cx: ExprContext, *, delta_unit: str | None = None) -
         if ud is None:
             words = all_unit_words(cx.assets)
             close = difflib.get_close_matches(e.unit or "", words, n=1, cutoff=0.5)
-            cx.sink.emit(
-                "E302",
-                f"`{e.unit}` is not a unit or a declared asset",
-                e.unit_span or e.span,
-                f"did you mean `{close[0]}`?" if close else
-                "units are %, bps, x, s, m, h, d, w, y, gwei or an asset named by an instrument",
-            )
+            next_line = e.unit_span is not None and e.unit_span.line > e.span.line
+            if e.unit in cx.instruments and next_line:  # `X 0.6` then `Y ...` on the next line
+                hint = (f"`{e.unit}` is an instrument, read here as the unit of the number on "
+                        "the line before (newlines do not end statements): give that number "
+                        "its unit, e.g. `60%`, or end its statement with `;`")
+            elif close:
+                hint = f"did you mean `{close[0]}`?"
+            else:
+                hint = "units are %, bps, x, s, m, h, d, w, y, gwei or an asset named by an instrument"
+            cx.sink.emit("E302", f"`{e.unit}` is not a unit or a declared asset",
+                         e.unit_span or e.span, hint)
             return None
         dim, scale = ud
         return _const(e.value * scale, dim)

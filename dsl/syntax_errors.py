@@ -6,6 +6,9 @@ the opening brace of an unclosed block, an incomplete statement on the line befo
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 from lark import (
     Token,
     Tree,
@@ -85,6 +88,18 @@ def _span_of(file: str, run: list[tuple[Token | Tree[Token], tuple[int, ...]]]) 
     return Span(file, first[0], first[1], last[2], last[3])
 
 
+_NUMBER_THEN_NAME = re.compile(r"(?<![\w.])(\d[\d_]*(?:\.\d[\d_]*)?)\s+([A-Za-z_]\w*)\s*\Z")
+
+
+def _name_read_as_unit(text: str, pos: int) -> tuple[str, str] | None:
+    """(number, name) when the text before ``pos`` ends in a bare number and a name on a later
+    line: the grammar took the name as that number's unit (`BTC_PERP 0.6` / `ETH_PERP 0.4`)."""
+    m = _NUMBER_THEN_NAME.search(text, max(0, pos - 200), pos)
+    if m is None or "\n" not in text[m.end(1):m.start(2)]:
+        return None
+    return m.group(1), m.group(2)
+
+
 def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
     line = exc.line if isinstance(exc.line, int) and exc.line > 0 else 1
     col = exc.column if isinstance(exc.column, int) and exc.column > 0 else 1
@@ -119,6 +134,17 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> Diagnostic
                 return found
     if tok.type == "NUMBER" and "DATE" in expected:
         return _bad_date_shape(text, file, tok, span)
+    if tok.type == "NUMBER":
+        eaten = _name_read_as_unit(text, tok.start_pos or 0)
+        if eaten is not None:
+            number, name = eaten
+            as_pct = format(Decimal(number.replace("_", "")) * 100, "f").rstrip("0").rstrip(".")
+            return make(
+                "E101", f"unexpected number `{tok}` after `{name}`", span,
+                f"`{name}` was read as the unit of `{number}` before it, because newlines do "
+                f"not end statements: give `{number}` a unit (`{as_pct}%` if it is a "
+                "fraction) or end that statement with `;`",
+            )
     if tok.type == "EQUAL" and "__ANON_2" in expected:
         return make("E101", "`=` is not a comparison", span,
                     "to compare, write `==` (or `<`, `<=`, `>`, `>=`, `!=`); "
