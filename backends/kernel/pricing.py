@@ -23,13 +23,13 @@ the carry of the discounted strike. No NaN and no floating-point warnings are pr
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtr
 
-__all__ = ["Greeks", "bs_delta", "bs_greeks", "bs_price", "price_delta_into"]
+__all__ = ["Greeks", "bs_delta", "bs_greeks", "bs_price", "density_greeks", "price_delta_into"]
 
 FloatArray = NDArray[np.float64]
 
@@ -141,6 +141,28 @@ def price_delta_into(S: ArrayLike, wd1: FloatArray, wd2: FloatArray, kd: ArrayLi
         np.multiply(n1, w, out=delta)
 
 
+def density_greeks(S: ArrayLike, d1: ArrayLike, sd: ArrayLike, sqrt_t: ArrayLike,
+                   sigma: ArrayLike, r: ArrayLike, w: ArrayLike, carry: ArrayLike, *,
+                   gamma: bool = True, vega: bool = True, theta: bool = True
+                   ) -> tuple[Any, Any, Any]:
+    """Gamma, vega and theta from ``d1`` (or ``w d1``: the density is even) and the carry
+    term ``K e^{-rT} N(w d2)`` that :func:`price_delta_into` leaves; None where not asked.
+
+    The one implementation of these formulas, for :func:`bs_greeks` and the kernel.
+    """
+    pdf = np.exp(-0.5 * np.multiply(d1, d1))
+    pdf *= _INV_SQRT_2PI
+    s_pdf = np.multiply(S, pdf)
+    g = pdf / np.multiply(S, sd) if gamma else None
+    v = s_pdf * sqrt_t if vega else None
+    t = None
+    if theta:
+        t = -0.5 * s_pdf * np.divide(sigma, sqrt_t)
+        if not (np.ndim(r) == 0 and float(r) == 0.0):  # type: ignore[arg-type]
+            t = t - np.multiply(np.multiply(r, w), carry)  # - w r K e^{-rT} N(w d2)
+    return g, v, t
+
+
 def _price_delta(s: _Setup) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Price, delta and ``K e^{-rT} N(w d2)`` for the broadcast inputs of ``s``."""
     kd = s.K * s.disc
@@ -164,14 +186,10 @@ def bs_greeks(
     s = _setup(S, K, T, sigma, r, is_call)
     w = s.w
     price, delta, carry = _price_delta(s)  # carry = K e^{-rT} N(w d2)
-    pdf = _INV_SQRT_2PI * np.exp(-0.5 * s.d1 * s.d1)
-    s_pdf = s.S * pdf
-
-    gamma = pdf / (s.S * s.sd) if s.deg is None else pdf / (np.where(s.deg, 1.0, s.S) * s.sd)
-    vega = s_pdf * s.sqrt_t
-    theta = -0.5 * s_pdf * s.sigma / s.sqrt_t
-    if not (isinstance(s.r, float) and s.r == 0.0):
-        theta = theta - w * s.r * carry
+    # Where the inputs are degenerate, S = 1 keeps the density finite; those elements are
+    # replaced by their limit values below.
+    s_safe = s.S if s.deg is None else np.where(s.deg, 1.0, s.S)
+    gamma, vega, theta = density_greeks(s_safe, s.d1, s.sd, s.sqrt_t, s.sigma, s.r, w, carry)
 
     if s.deg is not None:
         ip, idelta, itheta = _intrinsic(s)

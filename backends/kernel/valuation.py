@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .layout import SECONDS_PER_YEAR, Layout
-from .pricing import bs_greeks, price_delta_into
+from .pricing import bs_greeks, density_greeks, price_delta_into
 
 __all__ = ["Marks", "Valuer"]
 
@@ -227,17 +227,9 @@ class Valuer:
         price_delta_into(s_a, d1, d2, kd, w, price, delta, scratch)  # d2 := kd N(w d2)
         gamma = vega = theta = None
         if self.want_gamma or self.want_vega or self.want_theta:
-            pdf = np.exp(-0.5 * d1 * d1)
-            pdf *= _INV_SQRT_2PI
-            if self.want_gamma:
-                gamma = pdf / (s_a * sd)
-            s_pdf = s_a * pdf
-            if self.want_vega:
-                vega = s_pdf * sqrt_t
-            if self.want_theta:
-                theta = -0.5 * s_pdf * (v / sqrt_t)
-                if r != 0.0:
-                    theta = theta - (r * w) * d2  # - w r K e^{-r tau} N(w d2)
+            gamma, vega, theta = density_greeks(  # d1 holds w d1 and d2 the carry term here
+                s_a, d1, sd, sqrt_t, v, r, w, d2,
+                gamma=self.want_gamma, vega=self.want_vega, theta=self.want_theta)
         return price, delta, gamma, vega, theta
 
     def _options_rows(self, blk: _OptionBlock, t_s: float, spot: FloatArray, vol: FloatArray,
