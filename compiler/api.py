@@ -94,13 +94,18 @@ def compile_file(path: str | Path) -> tuple[ir.Strategy | None, list[Diagnostic]
     return (res.strategies[0] if res.strategies and res.ok else None), res.diagnostics
 
 
+def policy_of(res: CheckResult) -> ir.Policy | None:
+    """The policy of a checked file, or None (a clean file without one gets P704)."""
+    if res.ok and not res.policies:
+        res.diagnostics.append(make("P704", "this file holds no policy", Span.point(res.file, 1, 1),
+                                    "a policy file starts with `policy NAME { ... }`"))
+    return res.policies[0] if res.policies and res.ok else None
+
+
 def load_policy(path: str | Path) -> tuple[ir.Policy | None, list[Diagnostic]]:
     res = check_file(path)
-    if res.ok and not res.policies:
-        res.diagnostics.append(make("P704", "this file holds no policy", Span.point(str(path), 1, 1),
-                                    "a policy file starts with `policy NAME { ... }`"))
-    return (res.policies[0] if res.policies and res.ok else None), res.diagnostics
+    return policy_of(res), res.diagnostics
 
 
 __all__ = ["CheckResult", "ast", "check_file", "check_source", "compile_file", "compile_text",
-           "load_policy"]
+           "load_policy", "policy_of"]

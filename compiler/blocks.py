@@ -10,8 +10,8 @@ from rebal.dsl.diagnostics import Span
 
 from . import ir
 from .expressions import fmt_range, lower_cond, lower_value
-from .lowering import ClauseReader, check_once, norm, words
-from .units import DURATION
+from .lowering import ClauseReader, check_once, words
+from .units import DURATION, norm
 
 COST_KEYS = frozenset(
     "max_slippage max_fee max_gas max_gas_cost min_trade split budget max_funding".split()

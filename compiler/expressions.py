@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import cached_property
 
 from rebal.dsl import ast
@@ -19,7 +19,7 @@ from rebal.dsl.diagnostics import Sink, Span
 from . import ir
 from .intervals import Iv
 from .ranges import expr_range
-from .units import DURATION, RATIO, Dim, all_unit_words, unit_dim
+from .units import DURATION, RATIO, Dim, all_unit_words, norm, unit_dim
 
 BOOL = Dim((("<bool>", 1),))
 
@@ -86,17 +86,7 @@ def _unit_str(d: Dim) -> str:
 
 
 def _const(value: Decimal, dim: Dim) -> Typed:
-    return Typed(ir.Const.model_construct(value=_norm(value), unit=_unit_str(dim)), dim)
-
-
-def _norm(d: Decimal) -> Decimal:
-    """Canonical Decimal: no exponent noise, so equal values serialise equally."""
-    if d == d.to_integral_value():
-        try:
-            return d.quantize(Decimal(1))
-        except InvalidOperation:  # more digits than the context holds: keep the exponent
-            return d.normalize()
-    return d.normalize()
+    return Typed(ir.Const.model_construct(value=norm(value), unit=_unit_str(dim)), dim)
 
 
 def lower_expr(e: ast.Expr, cx: ExprContext, *, delta_unit: str | None = None) -> Typed | None:

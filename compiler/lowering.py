@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from rebal.dsl import ast
 from rebal.dsl.diagnostics import Sink, Span
 
 from . import ir
 from .expressions import ExprContext, Typed, lower_value
-from .units import DURATION, GAS, RATIO, Dim
+from .units import DURATION, GAS, RATIO, Dim, norm
 
 CLAUSE_WORDS = {
     "max_slippage": "max slippage", "max_fee": "max fee", "max_gas": "max gas",
@@ -37,15 +37,6 @@ CLAUSE_WORDS = {
 def words(key: str) -> str:
     """How a clause key is written in a spec."""
     return CLAUSE_WORDS.get(key, key)
-
-
-def norm(d: Decimal) -> Decimal:
-    if d == d.to_integral_value():
-        try:
-            return d.quantize(Decimal(1))
-        except InvalidOperation:  # more digits than the context holds: keep the exponent
-            return d.normalize()
-    return d.normalize()
 
 
 class ClauseReader:

@@ -14,9 +14,9 @@ from . import ir
 from .blocks import COST_KEYS, TRIGGER_KEYS, lower_costs, lower_mode, lower_risk, lower_trigger
 from .expressions import ExprContext
 from .intervals import Iv
-from .lowering import ClauseReader, check_once, norm, words
+from .lowering import ClauseReader, check_once, words
 from .targets import TargetLowerer
-from .units import KNOWN_CURRENCIES
+from .units import KNOWN_CURRENCIES, norm
 from .venues import lower_venue
 
 BUILTIN_BACKENDS = frozenset({"sim", "ccxt", "keeper", "solver"})

@@ -10,8 +10,8 @@ from rebal.dsl.diagnostics import Span
 from . import ir
 from .expressions import fmt_range, lower_value
 from .intervals import Iv
-from .lowering import ClauseReader, check_once, norm, words
-from .units import RATIO, Dim
+from .lowering import ClauseReader, check_once, words
+from .units import RATIO, Dim, norm
 
 _ALLOWED = {
     "delta": {"band", "hedge", "rebalance", "recenter"},

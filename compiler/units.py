@@ -8,7 +8,7 @@ A dimension is a product of base units with integer exponents: asset symbols (`E
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 #: Ratio units and their scale to a plain fraction.
 RATIO_UNITS: dict[str, Decimal] = {"%": Decimal("0.01"), "bps": Decimal("0.0001"), "x": Decimal(1)}
@@ -97,6 +97,16 @@ class Dim:
 RATIO = Dim()
 DURATION = Dim.of("s")
 GAS = Dim.of("gwei")
+
+
+def norm(d: Decimal) -> Decimal:
+    """Canonical Decimal: no exponent noise, so equal values serialise equally in the IR."""
+    if d == d.to_integral_value():
+        try:
+            return d.quantize(Decimal(1))
+        except InvalidOperation:  # more digits than the context holds: keep the exponent
+            return d.normalize()
+    return d.normalize()
 
 
 def unit_dim(unit: str | None, assets: frozenset[str]) -> tuple[Dim, Decimal] | None:

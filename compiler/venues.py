@@ -11,8 +11,8 @@ from rebal.dsl import ast
 from rebal.dsl.diagnostics import Span
 
 from . import ir
-from .lowering import ClauseReader, check_once, norm, words
-from .units import RATIO, SECONDS_PER_YEAR
+from .lowering import ClauseReader, check_once, words
+from .units import RATIO, SECONDS_PER_YEAR, norm
 
 #: Settings each built-in backend accepts (clause keys of the grammar).
 SETTINGS: dict[str, frozenset[str]] = {

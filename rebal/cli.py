@@ -162,18 +162,18 @@ def _load_one(spec: str, err: TextIO, res: CheckResult | None = None) -> object 
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from rebal.compiler import check_file, load_policy
+    from rebal.compiler import check_file
+    from rebal.compiler.api import policy_of
 
     diags: list = []  # type: ignore[type-arg]
     sources: dict[str, str] = {}
     policy = None
     if args.policy:
-        policy, pd = load_policy(args.policy)
+        pres = check_file(args.policy)
+        policy = policy_of(pres)
         if policy is None:
-            diags.extend(pd)
-            from rebal.compiler import check_file as cf
-
-            sources[args.policy] = cf(args.policy).source
+            diags.extend(pres.diagnostics)
+            sources[pres.file] = pres.source
             print(_render(diags, sources, args.format, 1, False), file=out)
             return 2
     files = list(_spec_files(args.paths))

@@ -145,3 +145,11 @@ def test_files_are_replaced_whole_and_keep_their_mode(tmp_path: Path) -> None:
     assert target.read_text() == "new"
     assert target.stat().st_mode & 0o777 == 0o640
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temporary left behind
+
+
+def test_a_policy_option_naming_a_strategy_file_is_a_usage_error(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    spec = str(STRATEGY_SPECS[0])
+    code, out, _ = run(capsys, "check", spec, "--policy", spec, "--format", "concise")
+    assert code == 2
+    assert f"{spec}:1:1: P704 this file holds no policy" in out
