@@ -356,3 +356,64 @@ strategy twap {
     assert [t[4] for t in res.samples.trades] == ["breach", "split", "split"]
     np.testing.assert_array_equal(res.trades, 5)
     np.testing.assert_array_equal(res.rebalances, 1)
+
+
+# --------------------------------------------------------------------------- the market feed
+
+
+@pytest.mark.parametrize("name", [*SHARED, *OTHERS])
+def test_stepping_the_market_ahead_on_a_thread_gives_the_same_numbers(name: str) -> None:
+    s = spec_file(name)
+    venue = sim_venue(s)
+    ahead = simulate(s, venue, paths=16, steps=150, sample_paths=2, base_dir=SPECS)
+    inline = simulate(s, venue, paths=16, steps=150, sample_paths=2, base_dir=SPECS,
+                      threaded=False)
+    for field in ARRAYS:
+        np.testing.assert_array_equal(getattr(ahead, field), getattr(inline, field),
+                                      err_msg=field)
+    assert ahead.samples is not None and inline.samples is not None
+    np.testing.assert_array_equal(ahead.samples.spot, inline.samples.spot)
+    assert ahead.samples.trades == inline.samples.trades
+
+
+def test_the_feed_pairs_each_spot_with_the_vol_of_the_same_step() -> None:
+    from rebal.backends.sim.feed import MarketFeed
+    from rebal.backends.sim.models import HestonModel
+
+    def heston() -> HestonModel:
+        m = HestonModel(["ETH"], [3000.0], [0.6], kappa=[2.0], xi=[0.9], rho=[-0.5])
+        m.reset(500, 3)
+        return m
+
+    ref = heston()
+    expected = [(ref.step(0.01), ref.vol.copy()) for _ in range(20)]
+    feed = MarketFeed(heston(), 0.01, 20)
+    for spot, vol in expected:
+        got_spot, got_vol = feed.next()
+        np.testing.assert_array_equal(got_spot, spot)
+        np.testing.assert_array_equal(got_vol, vol)
+    with pytest.raises(StopIteration):
+        feed.next()
+
+
+def test_a_model_failure_reaches_the_engine_through_the_feed() -> None:
+    from rebal.backends.sim.feed import MarketFeed
+
+    class Broken:
+        spot = np.ones((4, 1))
+        vol = np.ones((4, 1))
+        calls = 0
+
+        def step(self, dt: float) -> np.ndarray:
+            self.calls += 1
+            if self.calls == 2:
+                raise ValueError("bad candle")
+            return self.spot
+
+    model = Broken()
+    feed = MarketFeed(model, 0.1, 5)
+    feed.next()
+    with pytest.raises(ValueError, match="bad candle"):
+        feed.next()
+    feed.close()
+    assert model.calls == 2  # nothing was drawn after the failure

@@ -32,7 +32,7 @@ _INV_SQRT_2PI = 0.3989422804014327
 #: Option blocks with at least this many rows, and this many (row, option) cells, are marked
 #: on two threads; below that the hand-off costs more than it saves.
 _PARALLEL_MIN_ROWS = 1024
-_PARALLEL_MIN_CELLS = 16384
+_PARALLEL_MIN_CELLS = 40_000
 
 
 @lru_cache(maxsize=1)
@@ -85,6 +85,7 @@ class _OptionBlock:
     asset: NDArray[np.intp]
     asset0: int  # the single underlying column, -1 when options span several
     any_put: bool
+    w: FloatArray  # +1 for calls, -1 for puts
 
     @property
     def n(self) -> int:
@@ -106,7 +107,7 @@ class _OptionBlock:
             log_k=np.log(np.where(strike > 0, strike, 1.0)), put=put,
             call=layout.opt_call[idx], expiry_s=layout.opt_expiry_s[idx], asset=asset,
             asset0=int(asset[0]) if bool(np.all(asset == asset[0])) else -1,
-            any_put=bool(put.any()))
+            any_put=bool(put.any()), w=1.0 - 2.0 * put)
 
 
 class Valuer:
@@ -326,12 +327,21 @@ class Valuer:
         if not live.all():
             # Expired: the limit values (intrinsic against K, a step delta, +-0.5 at the money),
             # as the reference implementation gives them for T <= 0, without its general path.
-            dead = np.flatnonzero(~live)
-            w = np.where(lay.opt_call[dead], 1.0, -1.0)
-            money = (spot[:, lay.opt_asset[dead]] - lay.opt_strike[dead]) * w
-            cols = lay.opt_cols[dead]
-            price[:, cols] = np.maximum(money, 0.0)
-            delta[:, cols] = ((money > 0.0) + 0.5 * (money == 0.0)) * w
+            # With x = S - K and w = +1 (call) / -1 (put): price max(w x, 0); delta w past
+            # the strike, 0 short of it and w / 2 at it, that is [x > 0] - [put] + [x = 0] / 2.
+            dead = self._block(~live)
+            s_d = spot[:, dead.asset0:dead.asset0 + 1] if dead.asset0 >= 0 else spot[:, dead.asset]
+            money = np.subtract(s_d, dead.strike,
+                                out=self._buf("dead_x", (b, dead.n), order="F"))
+            moved = np.multiply(money, dead.w, out=self._buf("dead_wx", (b, dead.n), order="F"))
+            np.maximum(moved, 0.0, out=moved)
+            cols = slice(dead.col, dead.col + 1) if isinstance(dead.col, int) else dead.col
+            price[:, cols] = moved
+            past, at = money > 0.0, money == 0.0
+            np.subtract(past, dead.put, out=money)
+            if at.any():
+                money += 0.5 * at
+            delta[:, cols] = money
             for i, want in enumerate((self.want_gamma, self.want_vega, self.want_theta)):
                 if want and greeks[i] is None:
                     greeks[i] = np.zeros((b, self._n_opt))

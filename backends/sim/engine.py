@@ -35,6 +35,7 @@ from rebal.backends.kernel.triggers import SPLIT
 from rebal.compiler import ir
 
 from .accounting import Accounts
+from .feed import MarketFeed
 from .models import make_model
 
 __all__ = ["SamplePaths", "SimResult", "SimulationError", "simulate"]
@@ -179,6 +180,7 @@ def simulate(
     sample_paths: int = 0,
     progress: Callable[[int, int], None] | None = None,
     base_dir: str | Path | None = None,
+    threaded: bool = True,
 ) -> SimResult:
     """Simulate ``strategy`` on its sim venue ``venue_name``; deterministic for a given seed.
 
@@ -186,6 +188,8 @@ def simulate(
     size). ``sample_paths`` keeps full histories of that many paths for a report. ``progress``
     is called with ``(step, steps)`` about a hundred times. ``base_dir`` is where a relative
     replay CSV is looked up (the spec's folder; the current directory when None).
+    ``threaded=False`` steps the market model on this thread instead of one step ahead on a
+    helper thread (:mod:`.feed`); the numbers are the same either way.
     """
     started = time.perf_counter()
     venue, cfg = _sim_venue(strategy, venue_name)
@@ -211,12 +215,25 @@ def simulate(
     model = _build_model(cfg, lay.assets, Path(base_dir) if base_dir is not None else None)
     model.reset(n_paths, the_seed)
     dt_y = step_s / SECONDS_PER_YEAR
+
+    feed = MarketFeed(model, dt_y, n_steps, threaded=threaded)
+    try:
+        return _run(strategy, venue, kernel, feed, n_paths, n_steps, the_seed, step_s,
+                    sample_paths, progress, started)
+    finally:
+        feed.close()
+
+
+def _run(strategy: ir.Strategy, venue: ir.Venue, kernel: Kernel, feed: MarketFeed, n_paths: int,
+         n_steps: int, the_seed: int, step_s: float, sample_paths: int,
+         progress: Callable[[int, int], None] | None, started: float) -> SimResult:
+    """The step loop of :func:`simulate`."""
+    lay = kernel.layout
     funding = lay.costs.funding
     k_samp = max(0, min(int(sample_paths), n_paths))
     samples = _Samples(k_samp, n_steps, lay.n_assets) if k_samp else None
-
-    spot = model.spot
-    market = MarketView(spot=spot, vol=model.vol, funding=funding)
+    spot = feed.spot0
+    market = MarketView(spot=spot, vol=feed.vol0, funding=funding)
     kernel.observe(0.0, spot)
     marks = kernel.mark(0.0, market)
     value_cols = np.flatnonzero(lay.carries_value & ~lay.is_par_cash)
@@ -243,8 +260,8 @@ def simulate(
     for k in range(n_steps + 1):
         t = k * step_s
         if k:
-            spot = model.step(dt_y)
-            market = MarketView(spot=spot, vol=model.vol, funding=funding)
+            spot, vol = feed.next()
+            market = MarketView(spot=spot, vol=vol, funding=funding)
             kernel.observe(t, spot)
             marks = kernel.mark(t, market)
             acc.carry(step_s, marks)
