@@ -294,3 +294,33 @@ def test_large_batches_marked_on_two_threads_are_bit_identical(strat: ir.Strateg
         one = single.mark(20 * 86400.0, spot[half], vol[half])
         np.testing.assert_array_equal(one.price, m.price[half])
         np.testing.assert_array_equal(one.delta, m.delta[half])
+
+
+@pytest.mark.parametrize("strat", [BOOK, ONE_CALL], ids=["book", "one_call"])
+def test_marking_ahead_on_another_thread_changes_no_number(strat: ir.Strategy) -> None:
+    """The sim's feed starts each step's option marks on its thread (mark_ahead); the marks
+    then equal, bit for bit, those of a Valuer that marks every step itself, and a mark_ahead
+    for another time or another spot array is ignored, not used."""
+    import threading
+
+    rng = np.random.default_rng(5)
+    b = 3001
+    lay = Kernel.build(strat, "sim", b).layout
+    ahead, plain = Valuer(lay, reuse_buffers=True), Valuer(lay, reuse_buffers=True)
+    vol = np.broadcast_to(np.array([0.6]), (b, 1))
+    spot = np.full((b, 1), 3000.0)
+    for day in range(0, 400, 9):  # past some expiries
+        t_s = day * 86400.0
+        spot = spot * np.exp(rng.normal(0.0, 0.05, (b, 1)))
+        helper = threading.Thread(target=ahead.mark_ahead, args=(t_s, spot, vol))
+        helper.start()
+        helper.join()
+        if (lay.opt_expiry_s > t_s).any():  # the start is there to be used (or ignored)
+            assert ahead._ahead is not None and ahead._ahead[0] == t_s
+        if day == 27:  # a stale start: another time, then another array of the same spots
+            ahead.mark_ahead(t_s + 1.0, spot, vol)
+        if day == 36:
+            ahead.mark_ahead(t_s, spot.copy(), vol)
+        got, want = ahead.mark(t_s, spot, vol), plain.mark(t_s, spot, vol)
+        np.testing.assert_array_equal(got.price, want.price)
+        np.testing.assert_array_equal(got.delta, want.delta)

@@ -198,6 +198,11 @@ class Kernel:
         """Prices and greeks of every instrument at ``t_s``."""
         return self.valuer.mark(t_s, market.spot, market.vol)
 
+    def mark_ahead(self, t_s: float, spot: FloatArray, vol: FloatArray) -> None:
+        """Start the next ``mark`` (at ``t_s``, of these arrays) early, on the calling thread:
+        see :meth:`Valuer.mark_ahead`. The numbers ``mark`` returns do not change."""
+        self.valuer.mark_ahead(t_s, spot, vol)
+
     def stop(self, paths: BoolArray) -> None:
         """Stop trading on ``paths`` for good (e.g. liquidated); pending parents are dropped."""
         self.stopped |= paths

@@ -216,7 +216,8 @@ def simulate(
     model.reset(n_paths, the_seed)
     dt_y = step_s / SECONDS_PER_YEAR
 
-    feed = MarketFeed(model, dt_y, n_steps, threaded=threaded)
+    feed = MarketFeed(model, dt_y, n_steps, threaded=threaded, prepare=kernel.mark_ahead,
+                      step_s=step_s)
     try:
         return _run(strategy, venue, kernel, feed, n_paths, n_steps, the_seed, step_s,
                     sample_paths, progress, started)

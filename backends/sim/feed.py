@@ -2,9 +2,11 @@
 
 A sim venue's market is exogenous: nothing the strategy does moves the model's spots or vols.
 So while the engine marks, plans and fills step ``k``, a helper thread can already draw step
-``k + 1`` (random numbers, exponentials, Heston's variance update). numpy's generators and
-ufuncs release the GIL while they fill arrays, so on a machine with two or more cores the two
-run at once.
+``k + 1`` (random numbers, exponentials, Heston's variance update) and start marking it
+(``prepare``: the kernel's :meth:`~rebal.backends.kernel.Kernel.mark_ahead` prices the first
+two thirds of the option rows there). numpy's generators and ufuncs, and scipy's ``ndtr``,
+release the GIL while they fill arrays, so on a machine with two or more cores the two run at
+once.
 
 Determinism is kept: only the helper thread touches the model once the feed starts, and it
 steps it in the same order a plain loop would, so every path is bit for bit the one
@@ -15,6 +17,7 @@ single-core machine, or with ``threaded=False``, the feed steps synchronously.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
@@ -39,12 +42,20 @@ class MarketFeed:
     :meth:`next` returns the pair the model had right after that step (``vol`` read in the same
     place as ``spot``, so a stochastic vol belongs to the same step), and starts drawing the
     following one. Models make new arrays every step, so what :meth:`next` returned stays valid.
+    ``prepare(t_s, spot, vol)``, if given, runs on the feed's thread right after step ``k`` is
+    drawn, with ``t_s = k * step_s`` (only when threaded: it is there to get work done early,
+    and must not change any result).
     """
 
-    def __init__(self, model: Any, dt_years: float, steps: int, *, threaded: bool = True) -> None:
+    def __init__(self, model: Any, dt_years: float, steps: int, *, threaded: bool = True,
+                 prepare: Callable[[float, Any, Any], None] | None = None,
+                 step_s: float = 0.0) -> None:
         self._model = model
         self._dt = dt_years
         self._left = int(steps)
+        self._prepare = prepare if threaded else None
+        self._step_s = step_s
+        self._k = 0  # steps drawn (only the feed's thread touches it once started)
         self.spot0: NDArray[Any] = model.spot
         self.vol0: NDArray[Any] = model.vol
         self._pool = _pool() if threaded else None
@@ -53,7 +64,11 @@ class MarketFeed:
 
     def _step(self) -> tuple[Any, Any]:
         spot = self._model.step(self._dt)
-        return spot, self._model.vol
+        vol = self._model.vol
+        self._k += 1
+        if self._prepare is not None:
+            self._prepare(self._k * self._step_s, spot, vol)
+        return spot, vol
 
     def _ahead(self) -> None:
         if self._pool is not None and self._left > 0:
