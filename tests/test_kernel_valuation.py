@@ -316,7 +316,7 @@ def test_marking_ahead_on_another_thread_changes_no_number(strat: ir.Strategy) -
         helper.start()
         helper.join()
         if (lay.opt_expiry_s > t_s).any():  # the start is there to be used (or ignored)
-            assert ahead._ahead is not None and ahead._ahead[0] == t_s
+            assert t_s in ahead._ahead
         if day == 27:  # a stale start: another time, then another array of the same spots
             ahead.mark_ahead(t_s + 1.0, spot, vol)
         if day == 36:

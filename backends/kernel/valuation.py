@@ -144,8 +144,10 @@ class Valuer:
         self._unit_delta_cols = [int(c) for c in np.flatnonzero(base == 1.0)
                                  if not lay.is_option[c]]
         self._delta_cache: FloatArray | None = None
-        self._ahead: tuple[Any, ...] | None = None
+        # mark_ahead's results by time: written on the helper thread, taken on the caller's.
+        self._ahead: dict[float, tuple[Any, ...]] = {}
         self._ahead_slot = 0
+        self._last_ahead = -np.inf
 
     def _buf(self, name: str, shape: tuple[int, ...], slot: int = 0, order: str = "C"
              ) -> FloatArray:
@@ -304,21 +306,30 @@ class Valuer:
             return
         blk = self._block(live)
         h = int(b * _AHEAD_SHARE) // 64 * 64
+        # Two buffer sets, strictly alternating: this step's rows are written while the
+        # caller may still be copying the previous step's.
         slot = self._ahead_slot = 1 - self._ahead_slot
         shape: tuple[int, ...] = (h,) if blk.n == 1 else (h, blk.n)
         out = (self._buf("ahead_price", shape, slot, "F"),
                self._buf("ahead_delta", shape, slot, "F"))
         self._rows_into(blk, t_s, spot, vol, out, slice(0, h), "@ahead")
-        self._ahead = (t_s, spot, blk, h, out[0], out[1])
+        for key in list(self._ahead):  # only the newest earlier start is kept (its buffers
+            if key != t_s and key != self._last_ahead:  # are the other set), unused ones go
+                self._ahead.pop(key, None)
+        self._ahead[t_s] = (spot, blk, h, out[0], out[1])
+        self._last_ahead = t_s
 
     def _take_ahead(self, blk: _OptionBlock, t_s: float, spot: FloatArray
                     ) -> tuple[int, FloatArray, FloatArray] | None:
         """The rows :meth:`mark_ahead` marked for this block, time and spot, or None."""
-        got, self._ahead = self._ahead, None
+        got = self._ahead.pop(t_s, None)
+        for key in list(self._ahead):  # starts for earlier times will never be used
+            if key < t_s:
+                self._ahead.pop(key, None)
         if got is None:
             return None
-        at, at_spot, at_blk, h, op, od = got
-        if at != t_s or at_spot is not spot or at_blk is not blk:
+        at_spot, at_blk, h, op, od = got
+        if at_spot is not spot or at_blk is not blk:
             return None
         return h, op, od
 
