@@ -320,7 +320,9 @@ def run_simulate(
         return 1
 
     from rebal.backends.sim import engine
-    from rebal.backends.sim.report import SAMPLE_PATHS, write_report
+
+    if report:  # jinja2 and the report's templates load only when a report is asked for
+        from rebal.backends.sim.report import SAMPLE_PATHS, write_report
 
     show = _isatty(err) and _work(ir, venue, paths) * max(len(points), 1) >= PROGRESS_MIN_PATH_STEPS
     sample_paths = SAMPLE_PATHS if report else 0
