@@ -39,10 +39,18 @@ _PARALLEL_MIN_CELLS = 40_000
 _AHEAD_SHARE = 2.0 / 3.0
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 @lru_cache(maxsize=1)
 def _pool() -> ThreadPoolExecutor | None:
     """One helper thread for option marking, or None on a single-core machine."""
-    if (os.cpu_count() or 1) < 2:
+    if usable_cpus() < 2:
         return None
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="rebal-marks")
 

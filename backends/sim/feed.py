@@ -16,7 +16,6 @@ single-core machine, or with ``threaded=False``, the feed steps synchronously.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
@@ -24,13 +23,15 @@ from typing import Any
 
 from numpy.typing import NDArray
 
+from rebal.backends.kernel.valuation import usable_cpus
+
 __all__ = ["MarketFeed"]
 
 
 @lru_cache(maxsize=1)
 def _pool() -> ThreadPoolExecutor | None:
     """One helper thread for market steps, or None on a single-core machine."""
-    if (os.cpu_count() or 1) < 2:
+    if usable_cpus() < 2:
         return None
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="rebal-feed")
 
