@@ -112,6 +112,16 @@ strategy bench_option_book {{
 SUB_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
+def timed_run(cmd: list[str]) -> tuple[str, float]:
+    """Run ``cmd`` in :data:`SUB_ENV`; its standard output and wall-clock seconds (exit on failure)."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=SUB_ENV)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr}")
+    return proc.stdout, wall
+
+
 def run_rebal(spec: str, paths: int, in_process: bool) -> dict[str, Any]:
     """Run the spec through `rebal simulate --format json`; adds wall-clock figures."""
     if in_process:
@@ -149,13 +159,9 @@ def run_rebal(spec: str, paths: int, in_process: bool) -> dict[str, Any]:
                 "json",
             ]
             warm = [*cmd[:cmd.index("--paths") + 1], "1", *cmd[cmd.index("--paths") + 2:]]
-            subprocess.run(warm, capture_output=True, env=SUB_ENV, check=False)  # bytecode
-            t0 = time.perf_counter()
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=SUB_ENV)
-            wall = time.perf_counter() - t0
-        if proc.returncode != 0:
-            raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr}")
-        obj = json.loads(proc.stdout)
+            timed_run(warm)  # writes the bytecode caches
+            stdout, wall = timed_run(cmd)
+        obj = json.loads(stdout)
     obj["wall_s"] = wall
     obj["wall_path_steps_per_s"] = obj["paths"] * obj["steps"] / wall
     return obj
@@ -299,12 +305,7 @@ def numpy_loop_script(paths: int, steps: int) -> float:
     and scipy.special (this file's imports) and runs :func:`numpy_loop`."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--loop-only",
            "--paths", str(paths), "--steps", str(steps)]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=SUB_ENV)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr}")
-    return wall
+    return timed_run(cmd)[1]
 
 
 def _fmt(rate: float) -> str:

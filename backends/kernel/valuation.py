@@ -13,10 +13,9 @@ QuantLib) whenever an input is degenerate (expired option, zero vol).
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -24,6 +23,7 @@ from numpy.typing import NDArray
 
 from .layout import SECONDS_PER_YEAR, Layout
 from .pricing import bs_greeks, density_greeks, price_delta_into
+from .threads import helper_pool
 
 __all__ = ["Marks", "Valuer"]
 
@@ -39,20 +39,9 @@ _PARALLEL_MIN_CELLS = 40_000
 _AHEAD_SHARE = 2.0 / 3.0
 
 
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-@lru_cache(maxsize=1)
 def _pool() -> ThreadPoolExecutor | None:
-    """One helper thread for option marking, or None on a single-core machine."""
-    if usable_cpus() < 2:
-        return None
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="rebal-marks")
+    """The helper thread for option marking, or None on a single-core machine."""
+    return helper_pool("marks")
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,6 +124,7 @@ class Valuer:
         self._slot = 0
         self._bufs: dict[tuple[str, int, int], FloatArray] = {}
         self.want_gamma, self.want_vega, self.want_theta = gamma, vega, theta
+        self._want_greeks = gamma or vega or theta  # more than prices and deltas
         lay = layout
         self._r = lay.costs.rate
         self._spot_cols = np.flatnonzero((lay.underlying >= 0) & ~lay.is_option)
@@ -155,7 +145,6 @@ class Valuer:
         # mark_ahead's results by time: written on the helper thread, taken on the caller's.
         self._ahead: dict[float, tuple[Any, ...]] = {}
         self._ahead_slot = 0
-        self._last_ahead = -np.inf
 
     def _buf(self, name: str, shape: tuple[int, ...], slot: int = 0, order: str = "C"
              ) -> FloatArray:
@@ -243,7 +232,7 @@ class Valuer:
         scratch = self._buf("n1" + tag, shape, order="F") if blk.any_put else None
         price_delta_into(s_a, d1, d2, kd, w, price, delta, scratch)  # d2 := kd N(w d2)
         gamma = vega = theta = None
-        if self.want_gamma or self.want_vega or self.want_theta:
+        if self._want_greeks:
             gamma, vega, theta = density_greeks(  # d1 holds w d1 and d2 the carry term here
                 s_a, d1, sd, sqrt_t, v, r, w, d2,
                 gamma=self.want_gamma, vega=self.want_vega, theta=self.want_theta)
@@ -272,7 +261,7 @@ class Valuer:
             return price, delta, None, None, None
         pool = _pool()
         if (pool is None or b < _PARALLEL_MIN_ROWS or b * blk.n < _PARALLEL_MIN_CELLS
-                or self.want_gamma or self.want_vega or self.want_theta):
+                or self._want_greeks):
             return self._options(blk, t_s, spot, vol, out)
         h = b // 2
         done = pool.submit(self._rows_into, blk, t_s, spot, vol, out, slice(0, h), "@0")
@@ -306,8 +295,7 @@ class Valuer:
         """
         lay = self.layout
         b = spot.shape[0]
-        if (not self.reuse or not self._n_opt or b < _PARALLEL_MIN_ROWS
-                or self.want_gamma or self.want_vega or self.want_theta):
+        if not self.reuse or not self._n_opt or b < _PARALLEL_MIN_ROWS or self._want_greeks:
             return
         live = lay.opt_expiry_s > t_s
         if not live.any():
@@ -321,11 +309,13 @@ class Valuer:
         out = (self._buf("ahead_price", shape, slot, "F"),
                self._buf("ahead_delta", shape, slot, "F"))
         self._rows_into(blk, t_s, spot, vol, out, slice(0, h), "@ahead")
-        for key in list(self._ahead):  # only the newest earlier start is kept (its buffers
-            if key != t_s and key != self._last_ahead:  # are the other set), unused ones go
+        # Of the earlier starts only the newest may still be taken (it is in the other buffer
+        # set); older ones would point at this one's buffers.
+        earlier = [key for key in list(self._ahead) if key != t_s]
+        for key in earlier:
+            if key != max(earlier):
                 self._ahead.pop(key, None)
         self._ahead[t_s] = (spot, blk, h, out[0], out[1])
-        self._last_ahead = t_s
 
     def _take_ahead(self, blk: _OptionBlock, t_s: float, spot: FloatArray
                     ) -> tuple[int, FloatArray, FloatArray] | None:

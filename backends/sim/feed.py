@@ -17,23 +17,14 @@ single-core machine, or with ``threaded=False``, the feed steps synchronously.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from functools import lru_cache
+from concurrent.futures import Future
 from typing import Any
 
 from numpy.typing import NDArray
 
-from rebal.backends.kernel.valuation import usable_cpus
+from rebal.backends.kernel.threads import helper_pool
 
 __all__ = ["MarketFeed"]
-
-
-@lru_cache(maxsize=1)
-def _pool() -> ThreadPoolExecutor | None:
-    """One helper thread for market steps, or None on a single-core machine."""
-    if usable_cpus() < 2:
-        return None
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="rebal-feed")
 
 
 class MarketFeed:
@@ -59,7 +50,7 @@ class MarketFeed:
         self._k = 0  # steps drawn (only the feed's thread touches it once started)
         self.spot0: NDArray[Any] = model.spot
         self.vol0: NDArray[Any] = model.vol
-        self._pool = _pool() if threaded else None
+        self._pool = helper_pool("feed") if threaded else None
         self._pending: Future[tuple[Any, Any]] | None = None
         self._ahead()
 
