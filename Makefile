@@ -13,6 +13,7 @@ STAMP  := $(VENV)/.stamp
 SPEC   := specs/eth_straddle_hedge.rebal
 # pytest workers (pytest-xdist is in the dev extras); override with `make test JOBS=1`.
 JOBS   ?= 2
+ANVIL  := node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
 .PHONY: all venv setup demo test bench lint typecheck clean help
 
@@ -30,11 +31,14 @@ venv setup: $(STAMP)
 
 # pip's default editable install maps rebal.dsl -> dsl/ etc. with an import hook, so new
 # modules are picked up without reinstalling; only a pyproject.toml change needs `make setup`.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml package.json
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "rebal needs Python 3.11+, got " + sys.version'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
+	@# anvil (a local EVM node) for the keeper and solver tests, pinned in package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	test -x $(ANVIL)
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -68,5 +72,5 @@ lint typecheck: $(STAMP)
 		| sed -E 's#^([^ :]*/)?$(TYPECHECK)/rebal/(dsl|compiler|backends)/#\2/#'
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
