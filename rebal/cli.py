@@ -33,11 +33,20 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         if "invalid choice" in message:
             word = message.split("'")[1] if "'" in message else ""
-            close = difflib.get_close_matches(word, COMMANDS, n=1)
+            close = difflib.get_close_matches(word, _command_names(), n=1)
             if close:
                 message += f" (did you mean `{close[0]}`?)"
         self.print_usage(sys.stderr)
         self.exit(2, f"rebal: error: {message}\n")
+
+
+def _command_names() -> list[str]:
+    from rebal import commands
+
+    names = list(COMMANDS)
+    for module in commands.modules():
+        names.extend(getattr(module, "COMMANDS", ()))
+    return names
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,6 +86,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="vary a parameter over a grid, e.g. band=0.2:2:10 (repeatable)")
 
     sub.add_parser("backends", help="list installed backends and their capabilities")
+
+    from rebal import commands
+
+    for module in commands.modules():
+        module.register(sub)
     return p
 
 
@@ -89,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _parser().print_help(sys.stdout)
         return 2
     try:
-        handler = globals()[f"_cmd_{args.command}"]
+        handler = getattr(args, "handler", None) or globals()[f"_cmd_{args.command}"]
         code: int = handler(args, sys.stdout, sys.stderr)
         return code
     except KeyboardInterrupt:
