@@ -11,9 +11,10 @@ Units, everywhere in this module:
 
 * quantities are in units of the instrument's underlying (one option = one unit), signed
   (+ long / buy, - short / sell) where a sign is meaningful;
-* prices are per unit of underlying, in the instrument's *price currency* (``price_ccy`` of its
-  :class:`InstrumentMeta`: the strategy's numeraire for linear instruments, the coin for a
-  Deribit option or an inverse perp's coin P&L), converted by ``index`` where needed;
+* prices (snapshot prices and limit prices alike) are per unit of underlying in the
+  strategy's numeraire: the adapter converts a venue that quotes in the coin (a Deribit option
+  priced in ETH) at the venue's index, and back when it sends a limit price, in its ``units``
+  module; ``price_ccy`` of :class:`InstrumentMeta` records what the venue itself quotes in;
 * money (equity, fees, costs) is in the strategy's numeraire;
 * times are unix epoch seconds (float).
 """
@@ -69,10 +70,10 @@ class InstrumentMeta:
     kind: str                # spot | cash | perp | future | option
     underlying: str          # ETH
     settle: str              # the currency P&L and margin are in (ETH for Deribit inverse)
-    price_ccy: str           # the currency of prices in the snapshot and of limit prices
+    price_ccy: str           # the currency the venue quotes this instrument in (informative)
     min_qty: float = 0.0     # smallest order, underlying units
     qty_step: float = 0.0    # order size increment, underlying units (0: any)
-    tick: float = 0.0        # price increment, in price_ccy (0: any)
+    tick: float = 0.0        # price increment, in price_ccy (0: any; the adapter rounds)
     min_notional: float = 0.0  # smallest order value in the numeraire (Binance MIN_NOTIONAL)
     contract_size: float = 1.0  # the venue's contract size in its own units (informative)
     taker_fee: float = 0.0   # fraction of notional, one way
@@ -91,7 +92,7 @@ class OrderRequest:
     client_id: str
     instrument: str
     qty: float               # signed, underlying units (+ buy, - sell)
-    limit_price: float | None  # price_ccy per unit of underlying
+    limit_price: float | None  # numeraire per unit of underlying (None: market order)
     reduce_only: bool = False
     time_in_force: Literal["IOC", "GTC"] = "IOC"
 
@@ -105,7 +106,7 @@ class OrderStatus:
     state: OrderState
     qty: float               # signed requested quantity, underlying units
     filled: float            # signed filled quantity, underlying units
-    avg_price: float | None  # price_ccy per unit of underlying
+    avg_price: float | None  # numeraire per unit of underlying
     fee: float = 0.0         # numeraire, positive = paid
     venue_id: str = ""
     reason: str = ""         # redacted venue message when rejected
@@ -138,7 +139,7 @@ class Snapshot:
     equity: float                                  # numeraire
     balances: Mapping[str, float] = field(default_factory=dict)  # currency -> amount
     index: Mapping[str, float] = field(default_factory=dict)     # asset -> numeraire price
-    mid: Mapping[str, float] = field(default_factory=dict)       # instrument -> price_ccy
+    mid: Mapping[str, float] = field(default_factory=dict)       # instrument -> numeraire
     bid: Mapping[str, float] = field(default_factory=dict)
     ask: Mapping[str, float] = field(default_factory=dict)
     mark: Mapping[str, float] = field(default_factory=dict)
