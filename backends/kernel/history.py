@@ -94,6 +94,10 @@ class PriceHistory:
             self._windows[key] = RollingVariance(window_s, self.batch)
         return self._windows[key]
 
+    def windows(self) -> list[tuple[int, float]]:
+        """(asset column, window seconds) of every realized-vol window expressions asked for."""
+        return sorted(self._windows)
+
     def observe(self, t_s: float, spot: FloatArray) -> None:
         """Record the spots seen at ``t_s``; a repeated time is ignored."""
         if self.last_t is not None and t_s <= self.last_t:
