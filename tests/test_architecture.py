@@ -6,6 +6,8 @@
 * backends/sim, backends/ccxt, backends/keeper and backends/solver never import each other.
 * ccxt is imported only under backends/ccxt; web3 and eth_* only under backends/keeper and
   backends/solver, so `rebal check` starts fast and works without them.
+* emulators/ (rebal.emulators) may use the kernel and the sim (for prices) and the compiler
+  (to read a spec's sim venue), never ccxt, web3 or another backend; no backend imports it.
 * Every source package is listed in pyproject's [tool.setuptools].packages and every data
   file in a package is shipped as package data.
 
@@ -40,6 +42,7 @@ SOURCE_ROOTS: dict[str, str] = {
     "dsl": "rebal.dsl",
     "compiler": "rebal.compiler",
     "backends": "rebal.backends",
+    "emulators": "rebal.emulators",
 }
 LAYERS = ("rebal.dsl", "rebal.compiler", "rebal.backends")
 ISOLATED_BACKENDS = tuple(f"rebal.backends.{name}" for name in ("sim", "ccxt", "keeper", "solver"))
@@ -210,6 +213,23 @@ RULES: tuple[Rule, ...] = (
         lambda i: within(i.target, *ISOLATED_BACKENDS),
     ),
     Rule(
+        "emulators import only the kernel, the sim and the compiler of rebal, and never "
+        "ccxt or web3 (they stand in for the venue a client talks to)",
+        lambda i: within(i.importer, "rebal.emulators"),
+        lambda i: (
+            top(i.target) == "ccxt"
+            or is_web3(i.target)
+            or (within(i.target, "rebal") and not within(
+                i.target, "rebal.emulators", "rebal.backends.kernel", "rebal.backends.sim",
+                "rebal.compiler", "rebal.dsl"))
+        ),
+    ),
+    Rule(
+        "no backend, compiler or dsl module imports the emulators",
+        lambda i: within(i.importer, *LAYERS),
+        lambda i: within(i.target, "rebal.emulators"),
+    ),
+    Rule(
         "ccxt is imported only under backends/ccxt",
         lambda i: not within(i.importer, "rebal.backends.ccxt"),
         lambda i: top(i.target) == "ccxt",
@@ -282,6 +302,9 @@ def test_checker_catches_violations(tmp_path: Path) -> None:
             "backends/keeper/__init__.py": "from web3 import Web3\nimport eth_account\n",
             "backends/keeper/chain.py": "from ...compiler import lower\n",
             "backends/solver/__init__.py": "__import__('ccxt')\nimportlib.import_module('..sim', 'x')\n",
+            "backends/live/__init__.py": "from rebal.emulators import deribit\n",
+            "emulators/__init__.py": "import ccxt\nfrom rebal.backends.sim import models\n",
+            "emulators/deribit.py": "from rebal.backends.live import adapter\n",
         },
     )
     found = violations(tmp_path)
@@ -297,6 +320,9 @@ def test_checker_catches_violations(tmp_path: Path) -> None:
         "backends/sim/engine.py:1: rebal.backends.sim.engine imports rebal.backends.keeper.chain",
         "backends/solver/__init__.py:1: rebal.backends.solver imports ccxt",
         "backends/solver/__init__.py:2: rebal.backends.solver imports rebal.backends.sim",
+        "backends/live/__init__.py:1: rebal.backends.live imports rebal.emulators.deribit",
+        "emulators/__init__.py:1: rebal.emulators imports ccxt",
+        "emulators/deribit.py:1: rebal.emulators.deribit imports rebal.backends.live",
     }
     assert flat == expected, _report(found)
 
