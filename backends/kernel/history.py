@@ -9,6 +9,8 @@ in. Memory is bounded by the window, not by the run: a ring buffer per (asset, w
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -33,6 +35,7 @@ class RollingVariance:
         self._n = 0  # valid entries, oldest at (head - n) % cap
         self._sum = np.zeros(batch)
         self._since_exact = 0
+        self._t_end = 0.0  # end of the newest return (meaningful once one was added)
 
     def _grow(self) -> None:
         order = (self._head - self._n + np.arange(self._n)) % self._cap
@@ -66,6 +69,30 @@ class RollingVariance:
             self._since_exact = 0
         self._t_end = t_end
 
+    def get_state(self) -> tuple[dict[str, Any], dict[str, FloatArray]]:
+        """Shared (times, ring size) and per-row (squared returns oldest first, running sum)
+        parts of the window, for :mod:`.state`."""
+        idx = (self._head - self._n + np.arange(self._n)) % self._cap
+        shared = {"starts": [float(x) for x in self._start[idx]], "capacity": self._cap,
+                  "since_exact": self._since_exact,
+                  "t_end": float(self._t_end)}
+        return shared, {"r2": self._r2[idx].T.copy(), "sum": self._sum.copy()}
+
+    def set_state(self, shared: dict[str, Any], rows: dict[str, FloatArray]) -> None:
+        starts = np.asarray(shared["starts"], dtype=np.float64)
+        n = starts.size
+        cap = int(shared["capacity"])
+        if cap < max(n, 1):
+            raise ValueError("realized-vol window state holds more returns than its capacity")
+        self._cap, self._n, self._head = cap, n, n % cap
+        self._r2 = np.zeros((cap, self.batch))
+        self._start = np.zeros(cap)
+        self._r2[:n] = np.asarray(rows["r2"], dtype=np.float64).reshape(self.batch, n).T
+        self._start[:n] = starts
+        self._sum = np.asarray(rows["sum"], dtype=np.float64).copy()
+        self._since_exact = int(shared["since_exact"])
+        self._t_end = float(shared["t_end"])
+
     def vol(self, fallback: FloatArray) -> FloatArray:
         """Annualised realized vol, ``fallback`` before any return has been observed."""
         if self._n == 0:
@@ -97,6 +124,17 @@ class PriceHistory:
     def windows(self) -> list[tuple[int, float]]:
         """(asset column, window seconds) of every realized-vol window expressions asked for."""
         return sorted(self._windows)
+
+    @property
+    def rolling(self) -> dict[tuple[int, float], RollingVariance]:
+        """The rolling windows by (asset column, window seconds), in creation order."""
+        return self._windows
+
+    def set_last(self, t_s: float | None, spot: FloatArray | None) -> None:
+        """Restore the newest observation (from saved state)."""
+        self.last_t = t_s
+        self.last_spot = spot
+        self._log_last = np.log(spot) if spot is not None and self._windows else None
 
     def observe(self, t_s: float, spot: FloatArray) -> None:
         """Record the spots seen at ``t_s``; a repeated time is ignored."""

@@ -53,6 +53,26 @@ class RollingBuckets:
             self.k = k
         return self.k
 
+    def get_state(self) -> tuple[float | None, FloatArray]:
+        """The newest bucket's start time (None before any use) and the buckets newest
+        first, ``(B, n)``, for :mod:`.state`."""
+        if self.k is None:
+            return None, np.zeros_like(self.buckets)
+        lags = (self.k - np.arange(self.n)) % self.n
+        return self.k * self.width, self.buckets[:, lags].copy()
+
+    def set_state(self, head_t: float | None, newest_first: FloatArray) -> None:
+        if newest_first.shape != self.buckets.shape:
+            raise ValueError(f"rolling window state has shape {newest_first.shape}, "
+                             f"the kernel's is {self.buckets.shape}")
+        if head_t is None:
+            self.k = None
+            self.buckets[:] = 0.0
+            return
+        self.k = math.floor(head_t / self.width + 1e-9)
+        lags = (self.k - np.arange(self.n)) % self.n
+        self.buckets[:, lags] = newest_first
+
     def add(self, t_s: float, values: FloatArray) -> None:
         k = self._advance(t_s)
         self.buckets[:, k % self.n] += values
@@ -191,6 +211,22 @@ class OrderBook:
         self.started |= has
         np.putmask(self.last_child, has, t_s)
         return child, reason
+
+    def get_state(self) -> tuple[float | None, dict[str, Any]]:
+        """The last release time and the per-row parents for :mod:`.state`."""
+        rows = {"parent": np.array(self.parent, dtype=np.float64),
+                "parent_reason": self.parent_reason.copy(), "split_started": self.started.copy(),
+                "last_child": self.last_child.copy()}
+        return self.prev_t, rows
+
+    def set_state(self, prev_t: float | None, rows: dict[str, Any]) -> None:
+        self.prev_t = prev_t
+        self.parent = np.asfortranarray(rows["parent"], dtype=np.float64)
+        self.parent_reason = np.asarray(rows["parent_reason"], dtype=np.int8).copy()
+        self.started = np.asarray(rows["split_started"], dtype=bool).copy()
+        self.last_child = np.asarray(rows["last_child"], dtype=np.float64).copy()
+        self.any_pending = bool(self.parent.any())
+        self.children = None
 
     def cancel(self, paths: BoolArray) -> None:
         """Drop the parents of ``paths`` (refused, halted, stopped)."""

@@ -35,6 +35,7 @@ from .layout import Layout, build_layout
 from .modes import build_settings
 from .orders import OrderBook, RollingBuckets
 from .solver import Solution, TargetSet
+from .state import restore_state, save_state
 from .targets import build_targets
 from .triggers import REASONS, TriggerState
 from .valuation import Marks, Valuer
@@ -207,7 +208,7 @@ class Kernel:
         """Stop trading on ``paths`` for good (e.g. liquidated); pending parents are dropped."""
         self.stopped |= paths
         self.book.cancel(paths)
-        self._any_blocked = bool(self.stopped.any() or self.halted.any())
+        self.refresh_blocked()
 
     def resume(self, paths: BoolArray | None = None) -> None:
         """Operator action: clear the sticky halt on ``paths`` (all when None)."""
@@ -215,7 +216,22 @@ class Kernel:
             self.halted[:] = False
         else:
             self.halted[paths] = False
+        self.refresh_blocked()
+
+    def refresh_blocked(self) -> None:
+        """Recompute whether any row is halted or stopped (after a change to either)."""
         self._any_blocked = bool(self.stopped.any() or self.halted.any())
+
+    # ------------------------------------------------------------------ state
+
+    def save_state(self) -> dict[str, Any]:
+        """Everything the kernel remembers between steps, as plain versioned JSON-ready data
+        (absolute times); see :mod:`.state`."""
+        return save_state(self)
+
+    def restore_state(self, data: dict[str, Any]) -> None:
+        """Continue exactly where :meth:`save_state` left off; ValueError names a mismatch."""
+        restore_state(self, data)
 
     # ------------------------------------------------------------------ the step
 

@@ -20,6 +20,7 @@ from .modes import Settings
 __all__ = ["REASONS", "TriggerState"]
 
 BoolArray = NDArray[np.bool_]
+FloatArray = NDArray[np.float64]
 Int8Array = NDArray[np.int8]
 
 #: Why an order went out: index into this tuple (0: no order). Mode reasons are "mode:<name>".
@@ -71,6 +72,14 @@ class TriggerState:
         if mode is not None:
             reason = np.where((mode >= 0) & fire, np.int8(MODE), reason).astype(np.int8)
         return fire, reason
+
+    def get_state(self) -> dict[str, FloatArray]:
+        """Per-row clocks (seconds since the epoch, -inf: never) for :mod:`.state`."""
+        return {"last_fire": self.last_fire.copy(), "last_trade": self.last_trade.copy()}
+
+    def set_state(self, rows: dict[str, FloatArray]) -> None:
+        self.last_fire[:] = rows["last_fire"]
+        self.last_trade[:] = rows["last_trade"]
 
     def traded(self, t_s: float, filled: BoolArray) -> None:
         """Start the cooldown on paths that got a fill at ``t_s``."""
