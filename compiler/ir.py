@@ -372,6 +372,9 @@ class SolverConfig(_Model):
     signer_env: str | None = None
     settlement: str | None = None
     valid_for_s: Decimal = Decimal(600)
+    rpc_env: str | None = None
+    vault: str | None = Field(default=None, description="EIP-1271 owner of the intents (None: the signer's own account).")
+    oracles: dict[str, str] = {}
 
 
 class GenericConfig(_Model):

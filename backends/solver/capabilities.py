@@ -8,7 +8,7 @@ from __future__ import annotations
 from rebal.compiler.capabilities import Capabilities
 
 #: Venue settings a `via solver` block accepts (clause keys of the grammar).
-SETTINGS = frozenset("chain signer settlement valid_for token".split())
+SETTINGS = frozenset("chain rpc signer vault oracle settlement valid_for token".split())
 
 _NO_DERIVATIVES = "intents swap ERC-20 tokens; a solver venue holds spot and cash only"
 
