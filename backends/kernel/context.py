@@ -40,6 +40,15 @@ class MarketView:
     or ``(B, I)`` (positive: longs pay), None for none. ``price_t`` is the time of the newest
     price (``price_age = t - price_t``; the kernel's own observation time when None), and
     ``oracle`` an independent reference price ``(B, A)`` for ``oracle_deviation``.
+
+    Venue facts, as the venue states them this step (None: the layout's static value, which
+    is the sim venue's; a live venue has none, so a rule that needs a missing fact refuses,
+    see ``costs.py``): ``fee`` the taker fee fraction per instrument ``(I,)``;
+    ``maintenance_margin`` the maintenance fraction of notional per instrument ``(I,)``;
+    ``contract_size`` the smallest tradable step per instrument in units of its underlying
+    ``(I,)`` (children are rounded down to whole steps; 0: any size); ``gas_price_gwei`` the
+    gas price one transaction pays and ``base_fee_gwei`` the chain's base fee (scalars or
+    ``(B,)``; the gas price defaults to the base fee); ``gas_used`` the gas of one transaction.
     """
 
     spot: FloatArray
@@ -47,6 +56,16 @@ class MarketView:
     funding: FloatArray | None = None
     price_t: FloatArray | float | None = None
     oracle: FloatArray | None = None
+    fee: FloatArray | None = None
+    maintenance_margin: FloatArray | None = None
+    contract_size: FloatArray | None = None
+    gas_price_gwei: FloatArray | float | None = None
+    base_fee_gwei: FloatArray | float | None = None
+    gas_used: float | None = None
+
+    def gas_gwei(self) -> FloatArray | float | None:
+        """The gas price a transaction pays now: the stated price, else the base fee."""
+        return self.gas_price_gwei if self.gas_price_gwei is not None else self.base_fee_gwei
 
 
 @dataclass(frozen=True, eq=False)

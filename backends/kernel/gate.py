@@ -43,24 +43,34 @@ BoolArray = NDArray[np.bool_]
 _TOL = 1e-9
 
 
-def maintenance_requirement(layout: Layout, positions: FloatArray, notional: FloatArray
-                            ) -> FloatArray:
-    """Maintenance margin ``m x gross notional of perps and futures``, ``(B,)``."""
-    mm = layout.costs.maintenance_margin
-    if mm == 0.0 or not layout.is_linear.any():
+def maintenance_requirement(layout: Layout, positions: FloatArray, notional: FloatArray,
+                            margin: FloatArray | None = None) -> FloatArray:
+    """Maintenance margin ``m x gross notional of perps and futures``, ``(B,)``; ``margin``
+    is the venue's stated fraction per instrument ``(I,)`` (None: the layout's ``m``)."""
+    if not layout.is_linear.any():
         return np.zeros(positions.shape[0])
     cols = np.flatnonzero(layout.is_linear)
+    if margin is not None:
+        m = np.asarray(margin, dtype=np.float64)[cols]
+        return (m * np.abs(positions[:, cols] * notional[:, cols])).sum(axis=1)
+    mm = layout.costs.maintenance_margin
+    if mm == 0.0:
+        return np.zeros(positions.shape[0])
     return mm * np.abs(positions[:, cols] * notional[:, cols]).sum(axis=1)
 
 
-def liquidation_distance(layout: Layout, positions: FloatArray, marks: Marks, equity: FloatArray
-                         ) -> FloatArray:
-    """Smallest relative move of one underlying that reaches liquidation, ``(B,)`` (inf: none)."""
-    mm = layout.costs.maintenance_margin
+def liquidation_distance(layout: Layout, positions: FloatArray, marks: Marks, equity: FloatArray,
+                         margin: FloatArray | None = None) -> FloatArray:
+    """Smallest relative move of one underlying that reaches liquidation, ``(B,)`` (inf: none);
+    ``margin`` per instrument ``(I,)`` as the venue states it (None: the layout's)."""
+    mm: Any = layout.costs.maintenance_margin
     notional = marks.notional
     d = (positions * marks.delta) @ layout.membership  # (B, A) units
     dollar = d * marks.spot
     lin = np.where(layout.is_linear, np.abs(positions) * notional, 0.0)
+    if margin is not None:  # per-instrument fractions: weigh each notional by its own
+        lin = lin * np.asarray(margin, dtype=np.float64)
+        mm = 1.0
     n_a = lin @ layout.membership  # (B, A)
     n_tot = n_a.sum(axis=1)
     cushion = equity - mm * n_tot  # (B,)
@@ -130,7 +140,8 @@ class Gate:
 
     def check(self, positions: FloatArray, orders: FloatArray, marks: Marks, equity: FloatArray,
               est_cost: FloatArray, recent_orders: FloatArray | None,
-              new_orders: FloatArray | None = None) -> NDArray[np.int16]:
+              new_orders: FloatArray | None = None, margin: FloatArray | None = None
+              ) -> NDArray[np.int16]:
         """Refusal code per path (0: allowed) for sending ``orders`` now."""
         code = np.zeros(positions.shape[0], dtype=np.int16)
         has = (orders != 0.0).any(axis=1)
@@ -156,8 +167,8 @@ class Gate:
             refuse("max leverage",
                    (lev_post > self.max_leverage + _TOL) & ~(lev_post <= lev_pre + _TOL))
         if self.buffer is not None:
-            d_pre = liquidation_distance(self.layout, positions, marks, equity)
-            d_post = liquidation_distance(self.layout, post, marks, eq_post)
+            d_pre = liquidation_distance(self.layout, positions, marks, equity, margin)
+            d_post = liquidation_distance(self.layout, post, marks, eq_post, margin)
             refuse("liquidation buffer", (d_post < self.buffer - _TOL) & ~(d_post >= d_pre - _TOL))
         for p in self.positions:
             lim: Any = p.value if p.in_units else (

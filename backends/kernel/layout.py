@@ -53,6 +53,11 @@ class VenueCosts:
     ``impact_notional`` extra slippage per unit of numeraire traded (the venue's ``impact``
     clause names one or the other). ``gas_eth`` is the gas of one transaction in ETH (0 when
     the venue charges none), priced with the ETH spot at column ``gas_asset``.
+
+    ``static`` is True for a sim venue: these are the venue's facts for the whole run. A live
+    venue states its facts each step in the :class:`~.context.MarketView`; here it has only
+    planning estimates (the spec's ``max fee`` as the fee, no slippage, no maintenance margin,
+    no gas), and the cost rules read the view's facts instead (``costs.py``).
     """
 
     fee: float
@@ -65,6 +70,8 @@ class VenueCosts:
     gas_gwei: float
     gas_eth: float
     gas_asset: int  # -1: no ETH price, gas is skipped
+    gas_used: float = 0.0  # gas units of one transaction (sim venues)
+    static: bool = True  # sim: facts for the whole run; live: per-step facts in the view
 
     @property
     def proportional(self) -> float:
@@ -203,14 +210,14 @@ def _venue_costs(
             fee=float(cfg.fee), slippage=float(cfg.slippage), impact_units=impact_units,
             impact_notional=impact_notional, maintenance_margin=float(cfg.maintenance_margin),
             rate=float(cfg.rate), funding=funding, gas_gwei=gas_gwei, gas_eth=gas_eth,
-            gas_asset=gas_asset if gas_eth > 0 else -1,
+            gas_asset=gas_asset if gas_eth > 0 else -1, gas_used=float(cfg.gas_used or 0),
         )
     # A live venue: the spec's own ceilings are the planner's estimate of what trading costs.
     fee = float(strategy.costs.max_fee) if strategy.costs.max_fee is not None else 0.0
     return VenueCosts(
         fee=fee, slippage=0.0, impact_units=impact_units, impact_notional=0.0,
         maintenance_margin=0.0, rate=0.0, funding=funding, gas_gwei=0.0, gas_eth=0.0,
-        gas_asset=-1,
+        gas_asset=assets.index("ETH") if "ETH" in assets else -1, static=False,
     )
 
 

@@ -100,13 +100,15 @@ def fill_slippage(layout: Layout, qty: FloatArray, price: FloatArray) -> FloatAr
     return slip
 
 
-def estimate_cost(layout: Layout, qty: FloatArray, price: FloatArray, gas_ccy: Any) -> FloatArray:
+def estimate_cost(layout: Layout, qty: FloatArray, price: FloatArray, gas_ccy: Any,
+                  fee: FloatArray | None = None) -> FloatArray:
     """Fees plus slippage plus gas the venue would charge for ``qty`` ``(B, I)``, numeraire
-    ``(B,)``."""
+    ``(B,)``; ``fee`` per instrument ``(I,)`` when the venue states it (else the layout's),
+    ``gas_ccy`` one transaction's gas (0.0: none)."""
     trade_value = np.abs(qty) * price
-    frac = layout.costs.fee + fill_slippage(layout, qty, price)
+    frac = (layout.costs.fee if fee is None else fee) + fill_slippage(layout, qty, price)
     cost = (trade_value * frac).sum(axis=1)
-    if layout.costs.gas_eth > 0.0:
+    if not (isinstance(gas_ccy, float) and gas_ccy == 0.0):
         cost = cost + np.where(_any_cols(qty != 0.0), gas_ccy, 0.0)
     return cost
 
@@ -168,9 +170,11 @@ class OrderBook:
         self.started &= ~fire
         self.any_pending = bool(self.parent.any())
 
-    def release(self, t_s: float, size_ccy: Any, every_s: Any, marks: Marks
-                ) -> tuple[FloatArray, NDArray[np.int8]]:
-        """Children due now ``(B, H)`` and their reason codes ``(B,)``."""
+    def release(self, t_s: float, size_ccy: Any, every_s: Any, marks: Marks,
+                lot: FloatArray | None = None) -> tuple[FloatArray, NDArray[np.int8]]:
+        """Children due now ``(B, H)`` and their reason codes ``(B,)``; ``lot`` is the venue's
+        contract size per hedge leg ``(H,)`` (None or 0: any size): children are whole lots,
+        and a parent's remainder below one lot is dropped (it could never be sent)."""
         dt_step = (self.step_s or 0.0) if self.prev_t is None else t_s - self.prev_t
         self.prev_t = t_s
         self.children = None
@@ -178,10 +182,15 @@ class OrderBook:
             return self._zero_child, self._zero_reason
         if not self.splits:
             child, reason = self.parent, self.parent_reason
+            if lot is not None:
+                child = _whole_lots(child, lot)
             self.parent = self._zero_child
             self.any_pending = False
             has = _any_cols(child != 0.0)
             return child, reason * has.view(np.int8)
+        if lot is not None:
+            self.parent = np.where(np.abs(self.parent) < lot * (1.0 - 1e-9), 0.0, self.parent)
+            self.any_pending = bool(self.parent.any())
         no_split = isinstance(size_ccy, float) and math.isnan(size_ccy)
         self.children = None
         if no_split:
@@ -203,8 +212,12 @@ class OrderBook:
             one = (size[:, None] if size.ndim else size) / notional  # units of one child
             with np.errstate(invalid="ignore", divide="ignore"):
                 count = np.ceil(np.abs(child) / one - 1e-9)
+            if lot is not None:
+                child = _whole_lots(child, lot)
             self.children = np.where(np.isfinite(count), np.maximum(count, 1.0), 1.0) * (
                 child != 0.0)
+        if lot is not None and no_split:
+            child = _whole_lots(child, lot)
         has = _any_cols(child != 0.0)
         reason = np.where(self.started, np.int8(SPLIT), self.parent_reason).astype(np.int8)
         reason *= has.view(np.int8)
@@ -243,6 +256,15 @@ class OrderBook:
         dead = _any_cols(sent != 0.0) & ~_any_cols(qty != 0.0)
         self.parent = np.where(dead[:, None], 0.0, rest)
         self.any_pending = bool(self.parent.any())
+
+
+def _whole_lots(qty: FloatArray, lot: FloatArray) -> FloatArray:
+    """``qty`` rounded toward zero to whole multiples of ``lot`` (0: unchanged)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n = qty / lot
+    near = np.round(n)
+    n = np.where(np.abs(n - near) < 1e-9, near, np.trunc(n))
+    return np.where(lot > 0.0, n * lot, qty)
 
 
 def _any_cols(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:

@@ -268,8 +268,11 @@ class Kernel:
             x, unmet = self.targets.solve(ctx, sol, d, fire)
             self.book.open(fire, x, reason, s.min_trade(ctx, mode), marks, book.positions)
         split = s.split_size(ctx, mode)
+        lot = None
+        if market.contract_size is not None:
+            lot = np.asarray(market.contract_size, dtype=np.float64)[self.hedge_cols]
         child, child_reason = self.book.release(
-            t_s, split, s.split_every_s(ctx, mode) if not _is_nan(split) else 0.0, marks)
+            t_s, split, s.split_every_s(ctx, mode) if not _is_nan(split) else 0.0, marks, lot)
         refused = self._refused0
         est: FloatArray | None = None
         any_orders = bool(child_reason.any())
@@ -304,7 +307,8 @@ class Kernel:
                 recent = self.order_counts.total(ctx.t_s, self.gate.max_orders[1])  # type: ignore[index]
             kids = self.book.children
             code = self.gate.check(book.positions, full, ctx.marks, book.equity, est, recent,
-                                   None if kids is None else kids.sum(axis=1))
+                                   None if kids is None else kids.sum(axis=1),
+                                   ctx.market.maintenance_margin)
             refused = np.where(code != 0, code, refused).astype(np.int16)
             stop |= code != 0
         child = full[:, self.hedge_cols]
