@@ -51,7 +51,14 @@ def _deribit() -> VenueKit:
                     deribit.DEFAULT_BALANCES, deribit.DeribitAPI)
 
 
-VENUES: dict[str, Callable[[], VenueKit]] = {"deribit": _deribit}
+def _binance() -> VenueKit:
+    from . import binance
+
+    return VenueKit(binance.contracts, binance.DEFAULT_SPOTS, binance.DEFAULT_VOLS,
+                    binance.DEFAULT_BALANCES, binance.BinanceAPI)
+
+
+VENUES: dict[str, Callable[[], VenueKit]] = {"deribit": _deribit, "binanceusdm": _binance}
 
 
 def _sim_market(clock: Clock, kit: VenueKit, spec: str | Path, sim_venue: str,

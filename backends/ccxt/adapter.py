@@ -55,6 +55,7 @@ class CcxtAdapter:
         markets = self._call(exchange.load_markets)
         self.mapped: dict[str, Mapped] = map_instruments(strategy, venue, markets)
         self._by_symbol = {m.symbol: m for m in self.mapped.values()}
+        self._call(self.dialect.setup, exchange, list(self.mapped.values()))
         self._index: dict[str, float] = {}
         self._cash = {n: s for n, s in venue.symbols.items()
                       if n in {i.name for i in strategy.instruments if i.kind == "cash"}}
@@ -73,43 +74,36 @@ class CcxtAdapter:
         return self._index.get(ccy)
 
     def snapshot(self) -> Snapshot:
-        ex, d = self.exchange, self.dialect
-        tickers = {n: self._call(ex.fetch_ticker, m.symbol) for n, m in self.mapped.items()}
-        for n, t in tickers.items():
+        ex = self.exchange
+        quotes = {n: self._call(self.dialect.quote, ex, m) for n, m in self.mapped.items()}
+        for n, q in quotes.items():  # the index of each base; a perpetual's quote wins
             base = self.mapped[n].base
-            idx = d.index(t)
-            if idx and (base not in self._index or self.mapped[n].instrument.kind == "perp"):
-                self._index[base] = idx
-        for n, t in tickers.items():  # a base with no index quote: its linear mark
-            self._index.setdefault(self.mapped[n].base, float(t.get("markPrice") or t["last"]))
+            if q.index and (base not in self._index or self.mapped[n].instrument.kind == "perp"):
+                self._index[base] = float(q.index)
+        for n, q in quotes.items():  # a base with no index quote: its linear mark
+            if q.mark and not self.mapped[n].units.coin_priced:
+                self._index.setdefault(self.mapped[n].base, float(q.mark))
         balance = self._call(ex.fetch_balance)
         totals = {c: float(v) for c, v in (balance.get("total") or {}).items() if v is not None}
         equity = sum(v * (self._price(c) or 0.0) for c, v in totals.items())
         positions, foreign = self._positions(totals)
         mid, bid, ask, mark, iv, funding = {}, {}, {}, {}, {}, {}
         times = []
-        for n, t in tickers.items():
+        for n, q in quotes.items():
             m = self.mapped[n]
-            idx = self._index[m.base]
-            conv = m.units.price_to_numeraire
-            b, a = conv(t.get("bid"), idx), conv(t.get("ask"), idx)
-            if b is not None:
-                bid[n] = b
-            if a is not None:
-                ask[n] = a
-            if b is not None and a is not None:
-                mid[n] = (b + a) / 2
-            mk = conv(t.get("markPrice") or t.get("last"), idx)
-            if mk is not None:
-                mark[n] = mk
-            if m.instrument.kind == "option" and d.iv(t) is not None:
-                iv[n] = float(d.iv(t) or 0.0)
-            if m.instrument.kind == "perp":
-                rate = self._call(d.funding, ex, m, t)
-                if rate is not None:
-                    funding[n] = rate
-            if t.get("timestamp"):
-                times.append(float(t["timestamp"]) / 1000.0)
+            conv, idx = m.units.price_to_numeraire, self._index.get(m.base, 0.0)
+            for into, value in ((bid, q.bid), (ask, q.ask), (mark, q.mark)):
+                price = conv(value, idx)
+                if price is not None:
+                    into[n] = price
+            if n in bid and n in ask:
+                mid[n] = (bid[n] + ask[n]) / 2
+            if q.iv is not None:
+                iv[n] = q.iv
+            if q.funding is not None:
+                funding[n] = q.funding
+            if q.time_ms:
+                times.append(float(q.time_ms) / 1000.0)
         now = max(times) if times else time.time()
         return Snapshot(
             time_s=now, numeraire=self.strategy.numeraire, positions=positions, equity=equity,
@@ -174,6 +168,10 @@ class CcxtAdapter:
         state = _STATES.get(status) or ("partial" if filled > 0 else "open")
         fee = o.get("fee") or {}
         fee_cost = float(fee.get("cost") or 0.0)
+        if not fee and filled > 0 and avg:  # the venue's order carries no fee (Binance):
+            fee = {"currency": None}        # the market's taker rate on the filled notional
+            fee_cost = float(m.market.get("taker") or 0.0) * num_avg * m.units.qty_of(
+                filled, num_avg or idx) if num_avg else 0.0
         ts = o.get("lastTradeTimestamp") or o.get("timestamp")
         return OrderStatus(
             client_id=cid, instrument=m.name, state=state,  # type: ignore[arg-type]
@@ -200,11 +198,10 @@ class CcxtAdapter:
         if not math.isclose(float(ccxt_text), sent.amount, rel_tol=1e-12, abs_tol=1e-12):
             raise Rejected(f"{order.instrument}: ccxt would send {ccxt_text} instead of "
                            f"{amount_text} on {m.venue_id}", code="precision")
-        params: dict[str, Any] = {self.dialect.client_id_param: order.client_id,
-                                  "timeInForce": order.time_in_force}
-        if order.reduce_only:
-            params["reduceOnly"] = True
         side = "buy" if order.qty > 0 else "sell"
+        params: dict[str, Any] = {self.dialect.client_id_param: order.client_id,
+                                  "timeInForce": order.time_in_force,
+                                  **self.dialect.order_params(side, order.reduce_only)}
         kind = "market" if sent.price is None else "limit"
         placed = self._call(self.exchange.create_order, m.symbol, kind, side, sent.amount,
                             sent.price, params)

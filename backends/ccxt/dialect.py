@@ -5,23 +5,41 @@
   it already has, so the label is looked up (``private/get_order_state_by_label``, which
   also lists fully unfilled closed orders) before anything is sent again; Binance answers
   ``origClientOrderId`` per symbol (``-2013`` when it has no such order);
-* where the index, funding and implied vol are in a ticker.
+* where bid/ask, mark, index, funding and implied vol are (one ``quote`` per market).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from .symbols import Mapped
 
-__all__ = ["Dialect", "dialect_for"]
+__all__ = ["Dialect", "Quote", "dialect_for"]
 
 HOURS_PER_YEAR = 365 * 24
 
 
+class Quote(NamedTuple):
+    """One market's prices in venue units; funding annual (positive: longs pay)."""
+
+    bid: float | None
+    ask: float | None
+    mark: float | None
+    index: float | None   # the underlying's index in the quote currency
+    iv: float | None      # implied vol of an option (1.0 = 100%)
+    funding: float | None
+    time_ms: float | None
+
+
 class Dialect:
     client_id_param = "clientOrderId"
+
+    def setup(self, exchange: Any, mapped: Iterable[Mapped]) -> None:
+        """Read account settings the order parameters depend on (once, at open)."""
+
+    def order_params(self, side: str, reduce_only: bool) -> dict[str, Any]:
+        return {"reduceOnly": True} if reduce_only else {}
 
     def client_id_of(self, order: Mapping[str, Any]) -> str:
         return str(order.get("clientOrderId") or "")
@@ -34,22 +52,29 @@ class Dialect:
                 found += [o for o in fetch(m.symbol) if self.client_id_of(o) == cid]
         return found
 
-    def index(self, ticker: Mapping[str, Any]) -> float | None:
-        value = ticker.get("indexPrice") or (ticker.get("info") or {}).get("indexPrice")
-        return float(value) if value else None
+    def quote(self, exchange: Any, m: Mapped) -> Quote:
+        """Prices of one market in venue units (a ticker; the book top where it has none)."""
+        t = exchange.fetch_ticker(m.symbol)
+        bid, ask = t.get("bid"), t.get("ask")
+        if bid is None or ask is None:
+            book = exchange.fetch_order_book(m.symbol, 5)
+            bid = book["bids"][0][0] if book.get("bids") else None
+            ask = book["asks"][0][0] if book.get("asks") else None
+        index = t.get("indexPrice") or (t.get("info") or {}).get("indexPrice")
+        q = Quote(bid, ask, t.get("markPrice") or t.get("last"), index, None, None,
+                  t.get("timestamp"))
+        if m.instrument.kind == "perp" and exchange.has.get("fetchFundingRate"):
+            fr = exchange.fetch_funding_rate(m.symbol)
+            q = q._replace(mark=fr.get("markPrice") or q.mark, index=fr.get("indexPrice") or
+                           q.index, funding=_annual(fr), time_ms=fr.get("timestamp") or q.time_ms)
+        return q
 
-    def funding(self, exchange: Any, m: Mapped, ticker: Mapping[str, Any]) -> float | None:
-        """Annual funding rate of a perpetual (positive: longs pay)."""
-        if not exchange.has.get("fetchFundingRate"):
-            return None
-        fr = exchange.fetch_funding_rate(m.symbol)
-        rate = fr.get("fundingRate")
-        interval = str(fr.get("interval") or "8h")
-        hours = float(interval[:-1]) if interval.endswith("h") and interval[:-1] else 8.0
-        return float(rate) * HOURS_PER_YEAR / hours if rate is not None else None
 
-    def iv(self, ticker: Mapping[str, Any]) -> float | None:
-        return None
+def _annual(fr: Mapping[str, Any]) -> float | None:
+    rate = fr.get("fundingRate")
+    interval = str(fr.get("interval") or "8h")
+    hours = float(interval[:-1]) if interval.endswith("h") and interval[:-1] else 8.0
+    return float(rate) * HOURS_PER_YEAR / hours if rate is not None else None
 
 
 class Deribit(Dialect):
@@ -65,22 +90,36 @@ class Deribit(Dialect):
             found += [exchange.parse_order(o) for o in resp.get("result") or []]
         return found
 
-    def index(self, ticker: Mapping[str, Any]) -> float | None:
-        info = ticker.get("info") or {}
-        value = info.get("index_price") or info.get("underlying_price")
-        return float(value) if value else None
-
-    def funding(self, exchange: Any, m: Mapped, ticker: Mapping[str, Any]) -> float | None:
-        f8 = (ticker.get("info") or {}).get("funding_8h")
-        return float(f8) * HOURS_PER_YEAR / 8 if f8 is not None else None
-
-    def iv(self, ticker: Mapping[str, Any]) -> float | None:
-        value = (ticker.get("info") or {}).get("mark_iv")
-        return float(value) / 100.0 if value is not None else None
+    def quote(self, exchange: Any, m: Mapped) -> Quote:
+        t = exchange.fetch_ticker(m.symbol)
+        info = t.get("info") or {}
+        f8, iv = info.get("funding_8h"), info.get("mark_iv")
+        return Quote(t.get("bid"), t.get("ask"), t.get("markPrice") or t.get("last"),
+                     info.get("index_price") or info.get("underlying_price"),
+                     float(iv) / 100.0 if iv is not None else None,
+                     float(f8) * HOURS_PER_YEAR / 8 if f8 is not None else None,
+                     t.get("timestamp"))
 
 
 class Binance(Dialect):
+    """One-way mode: ``reduceOnly``. Hedge mode (``dualSidePosition``): Binance refuses
+    ``reduceOnly`` (-1106); a closing order names the side it closes (a reduce-only buy
+    closes SHORT), any other order opens the side of its direction (buy LONG, sell SHORT)."""
+
     client_id_param = "newClientOrderId"
+    hedge_mode = False
+
+    def setup(self, exchange: Any, mapped: Iterable[Mapped]) -> None:
+        first = next(iter(mapped), None)
+        if first is not None and exchange.has.get("fetchPositionMode"):
+            self.hedge_mode = bool(exchange.fetch_position_mode(first.symbol).get("hedged"))
+
+    def order_params(self, side: str, reduce_only: bool) -> dict[str, Any]:
+        if not self.hedge_mode:
+            return super().order_params(side, reduce_only)
+        opens = "LONG" if side == "buy" else "SHORT"
+        closes = "SHORT" if side == "buy" else "LONG"
+        return {"positionSide": closes if reduce_only else opens}
 
     def find(self, exchange: Any, mapped: Iterable[Mapped], cid: str) -> list[dict[str, Any]]:
         import ccxt

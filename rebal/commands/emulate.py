@@ -19,7 +19,7 @@ KEY_ENV = "REBAL_EMULATOR_API_KEY"
 SECRET_ENV = "REBAL_EMULATOR_SECRET"
 # Kept here (not imported) so the CLI starts without loading the emulators; a test checks
 # this list equals rebal.emulators.VENUES.
-VENUE_CHOICES = ("deribit",)
+VENUE_CHOICES = ("deribit", "binanceusdm")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
