@@ -49,10 +49,12 @@ def compiled(budget: float = 30.0, halt: float = 50.0) -> ir.Strategy:
 
 class Run:
     """A small deterministic market and account around one kernel: perps settle into cash,
-    the short call is marked by the kernel, every order fills at the mid plus the fee."""
+    the short call is marked by the kernel, every order fills at the mid plus the fee.
+    ``late_fills``: report them through ``sent`` + ``report_fill`` instead of ``record``."""
 
-    def __init__(self, kernel: Kernel, seed: int = 3) -> None:
+    def __init__(self, kernel: Kernel, seed: int = 3, late_fills: bool = False) -> None:
         self.k = kernel
+        self.late_fills = late_fills
         b = kernel.batch
         rng = np.random.default_rng(seed)
         self.moves = rng.normal(0.0, 0.012, size=(600, b))
@@ -83,8 +85,21 @@ class Run:
             cost = (np.abs(qty) * marks.price[:, dec.hedge_cols]).sum(axis=1) * 0.0005
             self.pos[:, dec.hedge_cols] += qty
             self.cash -= cost
-            self.k.record(dec, Fills(qty=qty, cost=cost))
+            if self.late_fills:
+                self._report(dec, qty, cost)
+            else:
+                self.k.record(dec, Fills(qty=qty, cost=cost))
         return {f: _arr(getattr(dec, f)) for f in FIELDS}
+
+    def _report(self, dec: object, qty: np.ndarray, cost: np.ndarray) -> None:
+        self.k.sent(dec)  # type: ignore[arg-type]
+        ids = dec.order_ids  # type: ignore[attr-defined]
+        for row in range(self.k.batch):
+            for leg in range(qty.shape[1]):
+                if ids[row, leg, 0] >= 0:
+                    self.k.report_fill(row, leg, ids[row, leg], float(qty[row, leg]),
+                                       float(cost[row]) if leg == 0 else 0.0,
+                                       dec.t_s, final=True)  # type: ignore[attr-defined]
 
     def save(self) -> tuple[str, dict[str, object]]:
         """The kernel's state as JSON text (strict: no NaN/inf) and the account beside it."""

@@ -44,6 +44,13 @@ def _on(setting: Any) -> bool:
     return setting.present()
 
 
+def _known(gas: Any) -> Any:
+    """Gas cost with unknown (nan) entries as 0.0, for the estimate."""
+    if isinstance(gas, float):
+        return 0.0 if gas != gas else gas
+    return np.where(np.isnan(gas), 0.0, gas)
+
+
 def _above(value: Any, limit: Any) -> Any:
     """``value > limit``, where an unknown (nan) value counts as above."""
     return ~np.asarray(value <= limit)
@@ -139,8 +146,7 @@ class CostRules:
         gas = self.gas_cost(market)
         if self.gas_cost_rule:
             refuse("max gas cost", _above(gas, self.s.max_gas_cost(ctx, mode)))
-        if not isinstance(gas, float):
-            gas = np.where(np.isnan(gas), 0.0, gas)  # unknown gas: refused above, or no rule
+        gas = _known(gas)  # unknown gas: refused above, or no rule to refuse it
         est = estimate_cost(self.layout, child, marks.price, gas, market.fee) \
             if self.need_cost else np.zeros(b)
         if self.budget is not None:

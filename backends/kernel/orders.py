@@ -6,6 +6,28 @@ every PERIOD`` children of at most SIZE, one per PERIOD, so a step longer than t
 releases ``floor(step / period)`` of them at that step. Fills reduce the parent; a child that
 gets no fill at all (or is refused) cancels its parent, and the triggers decide afresh.
 
+Order ids. Every parent a row opens gets the row's next *parent sequence number* (1, 2, ...)
+and every release of it the next *child index* (0, 1, ...); a released leg's order is
+``(parent, child)`` for its (row, hedge leg) (``Decision.order_ids``). The ids are part of the
+kernel's state, so they stay unique across a restart.
+
+Fills, now or later. ``Kernel.record(dec, fills)`` is the immediate case (the simulation, or
+a venue that answered at once): every child of ``dec`` is final with the fills given.
+``Kernel.sent(dec)`` instead says the children went out and their fills will be reported
+(``Kernel.report_fill``), partially, late or never:
+
+* while a row has a child *in flight* (sent, not final) it releases no further child and
+  opens no new parent, so nothing is sent twice;
+* each fill reduces the parent by its quantity (never past zero), books its cost into the
+  rolling budget and starts the cooldown at the fill's time;
+* a child is final when the venue says it is done (filled, cancelled, expired: an IOC child
+  is final at once). When every leg of the release is final: if none got any fill, the
+  parent is cancelled and the triggers decide afresh (as in the immediate case); a partial
+  fill leaves the remainder in the parent, for the next child;
+* a fill for an order that is no longer in flight (its parent was cancelled by a halt or a
+  refusal) still books its cost and starts the cooldown; the position itself comes from the
+  venue, not from the kernel.
+
 ``min trade`` applies when a parent opens: legs smaller than it (valued at the underlying's
 spot) are dropped. The other cost rules act on children (see ``costs.py``).
 """
@@ -139,12 +161,55 @@ class OrderBook:
         # child orders per leg in the last release (None: one per non-zero leg)
         self.children: FloatArray | None = None
         self._zero_reason = np.zeros(batch, dtype=np.int8)
+        self.parent_seq = np.zeros(batch, dtype=np.int64)  # 0: no parent opened yet
+        self.child_seq = np.full(batch, -1, dtype=np.int64)  # index of the last child released
+        self.in_flight = np.zeros((batch, h))  # sent, not final, per leg
+        self.flight_filled = np.zeros((batch, h))  # filled so far of the release in flight
+        self.flight_id = np.full((batch, 2), -1, dtype=np.int64)  # (parent, child) in flight
+        self.any_in_flight = False
 
     def pending(self) -> BoolArray | None:
-        """Paths with a parent still being worked (None when there are none at all)."""
-        if not self.any_pending:
+        """Paths with a parent still being worked or a child in flight (None: none at all)."""
+        if not (self.any_pending or self.any_in_flight):
             return None
-        return _any_cols(self.parent != 0.0)
+        busy = _any_cols(self.parent != 0.0)
+        if self.any_in_flight:
+            busy = busy | _any_cols(self.in_flight != 0.0)
+        return busy
+
+    # ------------------------------------------------------------------ late fills
+
+    def sent(self, child: FloatArray) -> None:
+        """The release ``child`` (the last one) went out; its fills will be reported."""
+        rows = _any_cols(child != 0.0)
+        self.in_flight = np.where(rows[:, None], child, self.in_flight)
+        self.flight_filled = np.where(rows[:, None], 0.0, self.flight_filled)
+        self.flight_id[rows, 0] = self.parent_seq[rows]
+        self.flight_id[rows, 1] = self.child_seq[rows]
+        self.any_in_flight = bool(self.in_flight.any())
+
+    def report(self, row: int, leg: int, order: tuple[int, int], qty: float, final: bool) -> bool:
+        """A fill (possibly 0) of order ``(parent, child)`` on ``(row, leg)``; True when it is
+        the child in flight there (the parent is then reduced), False for an older order."""
+        live = (int(self.flight_id[row, 0]), int(self.flight_id[row, 1])) == tuple(order) \
+            and self.in_flight[row, leg] != 0.0
+        if not live:
+            return False
+        if qty != 0.0 and int(self.parent_seq[row]) == order[0]:
+            p = self.parent[row, leg]
+            if p != 0.0 and np.sign(p) == np.sign(qty):
+                rest = math.copysign(max(abs(p) - abs(qty), 0.0), p)
+                self.parent[row, leg] = 0.0 if abs(rest) <= _TINY * (1.0 + abs(qty)) else rest
+        self.flight_filled[row, leg] += qty
+        if final:
+            self.in_flight[row, leg] = 0.0
+            if not self.in_flight[row].any():  # every leg of the release is final
+                if not self.flight_filled[row].any() and int(self.parent_seq[row]) == order[0]:
+                    self.parent[row] = 0.0  # no fill at all: the parent is cancelled
+                self.flight_id[row] = -1
+        self.any_pending = bool(self.parent.any())
+        self.any_in_flight = bool(self.in_flight.any())
+        return True
 
     def open(self, fire: BoolArray, trades: FloatArray, reason: NDArray[np.int8], min_trade: Any,
              marks: Marks, positions: FloatArray) -> None:
@@ -159,6 +224,8 @@ class OrderBook:
             # A clock restoring a position already at its target leaves rounding noise.
             q = positions[:, self.hedge_cols]
             trades = np.where(np.abs(trades) <= _DUST * (1.0 + np.abs(q)), 0.0, trades)
+        np.add(self.parent_seq, fire, out=self.parent_seq)
+        np.putmask(self.child_seq, fire, -1)
         if not self.splits:
             self.parent = trades
             self.parent_reason = reason
@@ -187,6 +254,7 @@ class OrderBook:
             self.parent = self._zero_child
             self.any_pending = False
             has = _any_cols(child != 0.0)
+            np.add(self.child_seq, has, out=self.child_seq)
             return child, reason * has.view(np.int8)
         if lot is not None:
             self.parent = np.where(np.abs(self.parent) < lot * (1.0 - 1e-9), 0.0, self.parent)
@@ -218,7 +286,12 @@ class OrderBook:
                 child != 0.0)
         if lot is not None and no_split:
             child = _whole_lots(child, lot)
+        if self.any_in_flight:  # a row waits for its child in flight before the next
+            child = np.where(_any_cols(self.in_flight != 0.0)[:, None], 0.0, child)
+            if self.children is not None:
+                self.children = np.where(child != 0.0, self.children, 0.0)
         has = _any_cols(child != 0.0)
+        np.add(self.child_seq, has, out=self.child_seq)
         reason = np.where(self.started, np.int8(SPLIT), self.parent_reason).astype(np.int8)
         reason *= has.view(np.int8)
         self.started |= has
@@ -229,7 +302,9 @@ class OrderBook:
         """The last release time and the per-row parents for :mod:`.state`."""
         rows = {"parent": np.array(self.parent, dtype=np.float64),
                 "parent_reason": self.parent_reason.copy(), "split_started": self.started.copy(),
-                "last_child": self.last_child.copy()}
+                "last_child": self.last_child.copy(), "parent_seq": self.parent_seq.copy(),
+                "child_seq": self.child_seq.copy(), "in_flight": self.in_flight.copy(),
+                "flight_filled": self.flight_filled.copy(), "flight_id": self.flight_id.copy()}
         return self.prev_t, rows
 
     def set_state(self, prev_t: float | None, rows: dict[str, Any]) -> None:
@@ -238,7 +313,14 @@ class OrderBook:
         self.parent_reason = np.asarray(rows["parent_reason"], dtype=np.int8).copy()
         self.started = np.asarray(rows["split_started"], dtype=bool).copy()
         self.last_child = np.asarray(rows["last_child"], dtype=np.float64).copy()
+        self.parent_seq = np.asarray(rows["parent_seq"], dtype=np.int64).copy()
+        self.child_seq = np.asarray(rows["child_seq"], dtype=np.int64).copy()
+        self.in_flight = np.asarray(rows["in_flight"], dtype=np.float64).reshape(self.parent.shape)
+        self.flight_filled = np.asarray(rows["flight_filled"], dtype=np.float64).reshape(
+            self.parent.shape)
+        self.flight_id = np.asarray(rows["flight_id"], dtype=np.int64).reshape(-1, 2)
         self.any_pending = bool(self.parent.any())
+        self.any_in_flight = bool(self.in_flight.any())
         self.children = None
 
     def cancel(self, paths: BoolArray) -> None:

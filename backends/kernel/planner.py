@@ -8,6 +8,13 @@ dec = kernel.decide(t_s, market, book, marks)        # plan + cost limits + risk
 kernel.record(dec, fills)                            # budgets, order counts, cooldowns
 ```
 
+Fills that come later (a live venue with resting or slow orders)::
+
+    kernel.sent(dec)                                     # the children went out
+    kernel.report_fill(row, leg, dec.order_ids[row, leg], qty, cost, t_s, final=True)
+
+(see ``orders.py`` for what a child in flight, a partial fill and an unfilled child do).
+
 The simulation calls it across all paths at once; live backends with a batch of one. Each step
 ``decide`` evaluates halts, modes and targets, fires triggers, solves the targets for the hedge
 trades, opens parent orders, releases the children due, applies cost limits and the risk gate,
@@ -75,6 +82,20 @@ class Decision:
     any_orders: bool
     marks: Marks
     children: FloatArray | None = None  # child orders per leg (B, H); None: one per order
+    order_seq: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None  # parent, child (B,)
+
+    @cached_property
+    def order_ids(self) -> NDArray[np.int64]:
+        """Stable id ``(parent, child)`` of each released order, ``(B, H, 2)``; -1 where a leg
+        sends nothing. Parents count per row from 1, children per parent from 0."""
+        b, h = self.hedge_orders.shape
+        out = np.full((b, h, 2), -1, dtype=np.int64)
+        if self.order_seq is None:
+            return out
+        live = self.hedge_orders != 0.0
+        out[:, :, 0] = np.where(live, self.order_seq[0][:, None], -1)
+        out[:, :, 1] = np.where(live, self.order_seq[1][:, None], -1)
+        return out
 
     @cached_property
     def orders(self) -> FloatArray:
@@ -289,6 +310,8 @@ class Kernel:
             halted=self.halted.copy() if self.halts else self.halted, refused=refused,
             unmet_rows=unmet, rows=sol, est_cost=est, any_orders=any_orders, marks=marks,
             children=self.book.children,
+            order_seq=(self.book.parent_seq.copy(), self.book.child_seq.copy())
+            if any_orders else None,
         )
 
     def _limits(self, ctx: StepContext, mode: Any, book: PortfolioView, child: FloatArray,
@@ -341,6 +364,35 @@ class Kernel:
         if self.order_counts is not None:
             sent = dec.children if dec.children is not None else dec.hedge_orders != 0.0
             self.order_counts.add(dec.t_s, np.asarray(sent, dtype=np.float64).sum(axis=1))
+
+    def sent(self, dec: Decision) -> None:
+        """``dec``'s children went out and their fills will come through :meth:`report_fill`
+        (instead of :meth:`record`): the orders count now, the rows wait for the fills."""
+        if not dec.any_orders:
+            return
+        self.book.sent(dec.hedge_orders)
+        if self.order_counts is not None:
+            sent = dec.children if dec.children is not None else dec.hedge_orders != 0.0
+            self.order_counts.add(dec.t_s, np.asarray(sent, dtype=np.float64).sum(axis=1))
+
+    def report_fill(self, row: int, leg: int, order: Any, qty: float, cost: float,
+                    t_s: float, final: bool = True) -> bool:
+        """A fill of order ``order`` = ``(parent, child)`` (from ``Decision.order_ids``) on
+        ``(row, hedge leg)``: ``qty`` filled now (signed, may be 0), ``cost`` paid for it
+        (numeraire), at ``t_s``; ``final`` when the venue will fill no more of it. Returns
+        whether it was the row's child in flight (False: an older order, only its cost and
+        cooldown are booked)."""
+        parent, child = (int(x) for x in order)
+        live = self.book.report(row, leg, (parent, child), float(qty), final)
+        if cost:
+            c = np.zeros(self.batch)
+            c[row] = cost
+            self.costs.spent(t_s, c)
+        if qty != 0.0 and self.triggers.has_cooldown:
+            mask = np.zeros(self.batch, dtype=bool)
+            mask[row] = True
+            self.triggers.traded(t_s, mask)
+        return live
 
     # ------------------------------------------------------------------ names
 

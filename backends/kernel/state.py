@@ -51,6 +51,11 @@ class KernelState:
     parent_reason: int = 0  # REASONS code of the open parent
     split_started: bool = False  # the open parent has released a child (later ones: "split")
     last_child_t: float | None = None
+    parent_seq: int = 0  # order ids: the last parent's sequence number (0: none yet)
+    child_seq: int = -1  # and the index of its last child released
+    in_flight: list[float] = field(default_factory=list)  # per leg: sent, not final
+    flight_filled: list[float] = field(default_factory=list)  # filled so far of those
+    flight_id: list[int] = field(default_factory=lambda: [-1, -1])  # (parent, child) in flight
     budget_spent: list[float] = field(default_factory=list)  # budget buckets, newest first
     orders_sent: list[float] = field(default_factory=list)  # max-orders buckets, newest first
     last_spot: list[float] | None = None  # per asset, the newest observation
@@ -127,6 +132,11 @@ def save_state(kernel: Kernel) -> dict[str, Any]:
         row.parent_reason = int(book["parent_reason"][r])
         row.split_started = bool(book["split_started"][r])
         row.last_child_t = _abs(float(book["last_child"][r]), epoch)
+        row.parent_seq = int(book["parent_seq"][r])
+        row.child_seq = int(book["child_seq"][r])
+        row.in_flight = [float(x) for x in book["in_flight"][r]]
+        row.flight_filled = [float(x) for x in book["flight_filled"][r]]
+        row.flight_id = [int(x) for x in book["flight_id"][r]]
         if budget is not None:
             row.budget_spent = [float(x) for x in budget[r]]
         if order_counts is not None:
@@ -178,7 +188,12 @@ def _restore(kernel: Kernel, clock: SharedClock, rows: list[KernelState]) -> Non
         "parent": np.array([r.parent for r in rows], dtype=np.float64).reshape(len(rows), h),
         "parent_reason": np.array([r.parent_reason for r in rows]),
         "split_started": np.array([r.split_started for r in rows]),
-        "last_child": np.array([_rel(r.last_child_t, epoch) for r in rows])})
+        "last_child": np.array([_rel(r.last_child_t, epoch) for r in rows]),
+        "parent_seq": np.array([r.parent_seq for r in rows]),
+        "child_seq": np.array([r.child_seq for r in rows]),
+        "in_flight": np.array([r.in_flight or [0.0] * h for r in rows]),
+        "flight_filled": np.array([r.flight_filled or [0.0] * h for r in rows]),
+        "flight_id": np.array([r.flight_id for r in rows])})
     if kernel.costs.budget is not None:
         kernel.costs.budget.set_state(_rel(clock.budget_head_t, epoch, None),
                                       np.array([r.budget_spent for r in rows]))
