@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .control import ControlClient
 from .faults import Fault, FaultBook, parse_fault
 from .ledger import Contract, Ledger
 from .market import Clock, Market
 from .server import Server, VenueAPI
 
-__all__ = ["VENUES", "Emulator", "Fault", "VenueKit", "parse_fault"]
+__all__ = ["VENUES", "ControlClient", "Emulator", "Fault", "VenueKit", "parse_fault"]
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,20 @@ def _binance() -> VenueKit:
 VENUES: dict[str, Callable[[], VenueKit]] = {"deribit": _deribit, "binanceusdm": _binance}
 
 
+def _perp_names(contracts: list[Contract]) -> dict[str, str]:
+    """Venue id and ccxt unified symbol of each perpetual -> its venue id."""
+    out: dict[str, str] = {}
+    for c in contracts:
+        if c.kind == "perp":
+            quote = "USD" if c.inverse else c.quote
+            out[c.name] = out[f"{c.base}/{quote}:{c.settle}"] = c.name
+    return out
+
+
 def _sim_market(clock: Clock, kit: VenueKit, spec: str | Path, sim_venue: str,
                 ) -> tuple[Market, dict[str, float]]:
-    """A market following ``sim_venue`` of ``spec``; funding of instruments the spec maps."""
+    """A market following ``sim_venue`` of ``spec``; the funding its sim venue gives the
+    perpetuals the spec's venue blocks map (by exchange id or unified symbol)."""
     from rebal.compiler import compile_file
     from rebal.compiler.ir import SimConfig
 
@@ -79,11 +91,13 @@ def _sim_market(clock: Clock, kit: VenueKit, spec: str | Path, sim_venue: str,
         raise ValueError(f"venue {sim_venue!r} of {spec} runs via {venue.backend}, not via sim")
     market = Market.from_sim_venue(clock, venue.config, kit.spots, kit.vols,
                                    base_dir=Path(spec).resolve().parent)
+    perps = _perp_names(kit.contracts())
     funding: dict[str, float] = {}
     for f in venue.config.funding:
         for v in ir.venues:
-            if f.instrument in v.symbols:
-                funding[v.symbols[f.instrument]] = float(f.rate_per_year)
+            name = perps.get(v.symbols.get(f.instrument, ""))
+            if name is not None:
+                funding[name] = float(f.rate_per_year)
     return market, funding
 
 

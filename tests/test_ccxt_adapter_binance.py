@@ -51,6 +51,7 @@ def test_snapshot(emu: Emulator, adapter: CcxtAdapter) -> None:
     emu.set_position("ETHUSDT", -2.5)
     snap = adapter.snapshot()
     assert snap.positions == {"BTC_PERP": 0.0, "ETH_PERP": -2.5}
+    assert snap.venue_positions == {"BTC_PERP": 0.0, "ETH_PERP": -2.5}
     assert snap.index == {"BTC": 95000.0, "ETH": 3000.0}
     assert snap.bid["ETH_PERP"] < snap.mid["ETH_PERP"] < snap.ask["ETH_PERP"]
     assert snap.funding["ETH_PERP"] == pytest.approx(0.10, rel=1e-4)

@@ -108,6 +108,8 @@ def test_snapshot_in_spec_units(emu: Emulator, adapter: CcxtAdapter) -> None:
     snap = adapter.snapshot()
     assert snap.positions["PERP"] == pytest.approx(-2.0)  # 6000 USD / 3000
     assert snap.positions["ETH_C"] == 2.0 and snap.positions["ETH_P"] == 0.0
+    assert snap.venue_positions == {"PERP": -6000.0, "ETH_C": 2.0, "ETH_P": 0.0}
+    assert snap.meta["PERP"].venue_qty_step == 1.0 and snap.meta["ETH_C"].venue_qty_step == 1.0
     assert snap.index["ETH"] == 3000.0
     c = emu.ledger.contracts["ETH-25DEC26-3000-C"]
     coin_mark = emu.ledger.mark(c)
@@ -136,6 +138,7 @@ def test_submit_reports_what_was_sent_and_lookup_by_label(emu: Emulator,
     fill = emu.orders()[0]["avg_price"]
     assert st.filled == pytest.approx(1506 / fill) and st.avg_price == pytest.approx(fill)
     assert st.fee == pytest.approx(0.0005 * 1506 / fill * 3000.0, rel=1e-6)  # coin fee -> USD
+    assert (st.venue_qty, st.venue_filled) == (1506.0, 1506.0)  # USD contracts, exact
     again = adapter.lookup("cid-1")
     assert again is not None and again.filled == pytest.approx(st.filled)
     assert adapter.lookup("never-sent") is None
@@ -269,3 +272,23 @@ def test_secrets_never_appear_with_debug_and_verbose(emu: Emulator, strategy: ir
         assert secret not in text
     assert "sig=" not in "\n".join(messages).replace("sig=***", "")
 
+
+
+def test_inverse_fills_reconcile_exactly_in_venue_units(emu: Emulator,
+                                                       adapter: CcxtAdapter) -> None:
+    """In coins an inverse position moves with the price; its USD contracts do not."""
+    adapter.snapshot()
+    fills = 0.0
+    for i, price in enumerate((3000.0, 3150.0, 2890.0)):
+        emu.set_price("ETH", price)
+        adapter.snapshot()
+        st = adapter.submit(OrderRequest(f"inv-{i}", "PERP", 0.5 if i != 1 else -0.2,
+                                         price * (1.01 if i != 1 else 0.99)))
+        fills += st.venue_filled or 0.0
+    emu.set_price("ETH", 3300.0)
+    snap = adapter.snapshot()
+    assert snap.venue_positions["PERP"] == fills  # exact, at any price
+    coin_fills = sum(o["filled"] / o["avg_price"] * (1 if o["side"] == "buy" else -1)
+                     for o in emu.orders())
+    assert snap.positions["PERP"] == pytest.approx(fills / 3300.0, rel=1e-9)
+    assert abs(snap.positions["PERP"] - coin_fills) > snap.meta["PERP"].qty_step  # drifts

@@ -86,7 +86,7 @@ class CcxtAdapter:
         balance = self._call(ex.fetch_balance)
         totals = {c: float(v) for c, v in (balance.get("total") or {}).items() if v is not None}
         equity = sum(v * (self._price(c) or 0.0) for c, v in totals.items())
-        positions, foreign = self._positions(totals)
+        positions, foreign, venue_positions = self._positions(totals)
         mid, bid, ask, mark, iv, funding = {}, {}, {}, {}, {}, {}
         times = []
         for n, q in quotes.items():
@@ -111,19 +111,22 @@ class CcxtAdapter:
             iv=iv, funding=funding, price_time_s=now if times else None,
             open_orders=self._open_orders(),
             meta={n: m.meta(self._index[m.base]) for n, m in self.mapped.items()},
-            foreign=foreign)
+            foreign=foreign, venue_positions=venue_positions)
 
-    def _positions(self, totals: Mapping[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+    def _positions(self, totals: Mapping[str, float]
+                   ) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+        """(underlying units, unmapped positions, venue amount units) per instrument."""
         positions: dict[str, float] = {n: 0.0 for n in self.mapped}
+        venue: dict[str, float] = {n: 0.0 for n in self.mapped}
         foreign: dict[str, float] = {}
         for n, m in self.mapped.items():
             if m.instrument.kind == "spot":
-                positions[n] = float(totals.get(m.base, 0.0))
+                positions[n] = venue[n] = float(totals.get(m.base, 0.0))
         for n, ccy in self._cash.items():
             positions[n] = float(totals.get(ccy, 0.0))
         derivatives = [m.symbol for m in self.mapped.values() if m.instrument.kind != "spot"]
         if not derivatives:
-            return positions, foreign
+            return positions, foreign, venue
         for p in self._call(self.exchange.fetch_positions):
             contracts = float(p.get("contracts") or 0.0)
             if not contracts:
@@ -141,7 +144,8 @@ class CcxtAdapter:
             else:
                 qty = abs(contracts) * m.units.contract_size
             positions[m.name] += sign * qty
-        return positions, foreign
+            venue[m.name] += sign * abs(contracts)  # ccxt's contracts: the venue's amount
+        return positions, foreign, venue
 
     def _open_orders(self) -> dict[str, OrderStatus]:
         out: dict[str, OrderStatus] = {}
@@ -179,7 +183,8 @@ class CcxtAdapter:
             filled=sign * m.units.qty_of(filled, num_avg or num_price or idx),
             avg_price=num_avg,
             fee=m.units.fee_to_numeraire(fee_cost, fee.get("currency"), m.base, idx),
-            venue_id=str(o.get("id") or ""), time_s=float(ts) / 1000.0 if ts else None)
+            venue_id=str(o.get("id") or ""), time_s=float(ts) / 1000.0 if ts else None,
+            venue_qty=sign * amount, venue_filled=sign * filled)
 
     def submit(self, order: OrderRequest) -> OrderStatus:
         m = self.mapped.get(order.instrument)

@@ -73,7 +73,8 @@ class Mapped:
             expiry_s=float(expiry) / 1000.0 if expiry else None,
             strike=float(m["strike"]) if m.get("strike") is not None else None,
             strike_ccy=str(m.get("quote")) if m.get("strike") is not None else None,
-            option_type=m.get("optionType"), active=m.get("active") is not False)
+            option_type=m.get("optionType"), active=m.get("active") is not False,
+            venue_qty_step=u.contract_size if u.inverse else u.amount_step)
 
 
 def map_instruments(strategy: ir.Strategy, venue: ir.Venue,

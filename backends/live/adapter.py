@@ -83,6 +83,9 @@ class InstrumentMeta:
     strike_ccy: str | None = None
     option_type: str | None = None  # call | put
     active: bool = True
+    # venue amount units (additive, ccxt adapter): the step of ``Snapshot.venue_positions`` and
+    # ``OrderStatus.venue_filled`` (an inverse perp: its contract size in USD)
+    venue_qty_step: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,11 @@ class OrderStatus:
     venue_id: str = ""
     reason: str = ""         # redacted venue message when rejected
     time_s: float | None = None
+    # the same order in the venue's own amount units, signed (additive; None: not stated).
+    # An inverse perp's underlying quantity depends on the price it is converted at, its
+    # USD contracts do not: reconcile those in venue units.
+    venue_qty: float | None = None
+    venue_filled: float | None = None
 
     @property
     def final(self) -> bool:
@@ -153,6 +161,9 @@ class Snapshot:
     open_orders: Mapping[str, OrderStatus] = field(default_factory=dict)  # client id -> status
     meta: Mapping[str, InstrumentMeta] = field(default_factory=dict)      # instrument -> facts
     foreign: Mapping[str, float] = field(default_factory=dict)  # unmapped venue positions
+    # instrument -> signed position in the venue's own amount units (additive; USD contracts
+    # of an inverse perp, coins otherwise), exact where ``positions`` moves with the price
+    venue_positions: Mapping[str, float] = field(default_factory=dict)
 
 
 @runtime_checkable
