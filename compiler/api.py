@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,8 +39,12 @@ def check_source(
     *,
     policy: ir.Policy | None = None,
     capabilities: Mapping[str, Capabilities] | None = None,
+    allow_paths: Sequence[str | Path] = (),
 ) -> CheckResult:
-    """Parse, lower and validate one file; every problem found is in ``diagnostics``."""
+    """Parse, lower and validate one file; every problem found is in ``diagnostics``.
+
+    ``allow_paths``: folders besides the spec's own that its data files may be read from.
+    """
     tree, diags = parse(text, file)
     src = text if isinstance(text, str) else text.decode("utf-8", "replace")
     res = CheckResult(file, src, diagnostics=list(diags))
@@ -54,7 +58,8 @@ def check_source(
         low = lower_strategy(s, sink, backends)
         res.lowered.append(low)
         if low.ir is not None:
-            sink.extend(run_rules(RuleContext(low.ir, low, file, policy, capabilities)))
+            sink.extend(run_rules(RuleContext(low.ir, low, file, policy, capabilities,
+                                               tuple(str(a) for a in allow_paths))))
             res.strategies.append(low.ir)
         res.diagnostics.extend(sink.items)
     for p in tree.policies:

@@ -166,6 +166,7 @@ def _sim(rd: ClauseReader, v: ast.Venue, cl: dict[str, ast.Clause],
         a: dict[str, Any] = {}
         for o in ap.options:
             name = words(o.key)
+            spans[f"{key}.assets[{ap.asset.text}].{o.key.removeprefix('opt_')}"] = o.span
             if o.key == "opt_jumps":
                 n = rd.const(o.args[0], RATIO, "the jump count", o.span)
                 per = rd.duration(o.args[1], "the jump period", o.span)
@@ -194,6 +195,7 @@ def _sim(rd: ClauseReader, v: ast.Venue, cl: dict[str, ast.Clause],
     corr, fund = [], []
     for c in v.clauses:
         if c.key == "correlation":
+            spans[f"{key}.correlations[{len(corr)}]"] = c.span
             names = [rd.name(x, [s.asset for s in assets], "sim asset", c.span) for x in c.args[:2]]
             rho = rd.ratio(c.args[2], "the correlation", c.span, lo=-1.0, hi=1.0)
             if None not in names and rho is not None:

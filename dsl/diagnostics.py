@@ -114,6 +114,10 @@ CODES: dict[str, CodeInfo] = {
         _c("E404", "trigger-can-vanish", "A time trigger can reach zero."),
         _c("E405", "division-by-zero", "A divisor's range contains zero."),
         _c("E406", "expired-instrument", "An instrument expires before the simulation starts."),
+        # E407-E409, W908: what a sim venue's run would refuse (specs from strangers)
+        _c("E407", "data-path-refused", "A data file outside the spec's folder and every allowed folder."),
+        _c("E408", "model-parameter-refused", "A market-model parameter the model cannot simulate."),
+        _c("E409", "impossible-correlations", "Correlations that cannot hold together."),
         # E5xx: targets
         _c("E501", "greek-not-hedgeable", "No hedge instrument can move this greek."),
         _c("E502", "weights-not-100", "Weights of fully owned instruments do not sum to 100%."),
@@ -148,6 +152,7 @@ CODES: dict[str, CodeInfo] = {
         _c("W905", "unused-instrument", "An instrument is declared but never used."),
         _c("W906", "emulated-feature", "The backend emulates this feature rather than supporting it natively."),
         _c("W907", "expired-by-today", "An instrument has expired; a sim venue without `start` starts today."),
+        _c("W908", "run-does-not-fit", "A sim venue's run needs more memory than this machine has free."),
         # I999: internal
         _c("I999", "internal-error", "rebal itself failed; this is a bug, please report it."),
     )

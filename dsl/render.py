@@ -105,9 +105,23 @@ def _visible(ch: str) -> str:
     return ch
 
 
+def visible(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` safe to show to a person: on a terminal, in a CI log, in a report.
+
+    Control and invisible characters become visible symbols (ESC as ␛, NUL as ␀, DEL as ␡,
+    other unprintable characters as �), so a string from a spec cannot move the cursor,
+    recolour or rewrite what a reviewer sees. Tabs and line breaks become spaces (one line),
+    or with ``keep_newlines`` only ``\\n`` is kept (a ``\\r`` is shown as ␍). Every
+    human-facing output applies this to strings that came from a spec.
+    """
+    if keep_newlines:
+        return "".join(ch if ch == "\n" else " " if ch == "\t" else _visible(ch) for ch in text)
+    return "".join(" " if ch in "\t\r\n" else _visible(ch) for ch in text)
+
+
 def _clean(text: str) -> str:
     """Message text made safe for a terminal: no escape sequences, one line."""
-    return "".join(" " if ch in "\t\r\n" else _visible(ch) for ch in text)
+    return visible(text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--policy", help="a house policy file to check strategies against")
     c.add_argument("--format", choices=("text", "concise", "json", "sarif"), default="text")
     c.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    c.add_argument("--allow-path", action="append", default=[], metavar="DIR",
+                   help="let specs read data files (replay CSVs) from DIR too (repeatable)")
 
     f = sub.add_parser("fmt", help="rewrite specs in canonical layout (comments kept)")
     f.add_argument("paths", nargs="+")
@@ -84,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--report", help="write a self-contained HTML report here")
     s.add_argument("--sweep", action="append", default=[],
                    help="vary a parameter over a grid, e.g. band=0.2:2:10 (repeatable)")
+    s.add_argument("--allow-path", action="append", default=[], metavar="DIR",
+                   help="let the spec read data files (replay CSVs) from DIR too (repeatable)")
+    s.add_argument("--max-seconds", type=float, metavar="S",
+                   help="stop the run after S seconds (exit 1, nothing written)")
 
     sub.add_parser("backends", help="list installed backends and their capabilities")
 
@@ -151,12 +157,14 @@ def _render(diags: list, sources: dict[str, str], fmt: str, nfiles: int, color: 
     return (body + ("\n" if body and not body.endswith("\n") else "") + summary).rstrip("\n")
 
 
-def _load_one(spec: str, err: TextIO, res: CheckResult | None = None) -> object | None:
+def _load_one(spec: str, err: TextIO, res: CheckResult | None = None,
+              allow_paths: Sequence[str] = ()) -> object | None:
     """The one strategy of ``spec``; print why not (diagnostics, none, several) otherwise."""
     from rebal.compiler import check_file
 
     if res is None:
-        res = check_file(spec, capabilities=_capabilities())  # type: ignore[arg-type]
+        res = check_file(spec, capabilities=_capabilities(),  # type: ignore[arg-type]
+                         allow_paths=allow_paths)
     if not res.ok:
         from rebal.dsl import render
 
@@ -201,7 +209,8 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 2
     caps = _capabilities()
     for f in files:
-        res = check_file(f, policy=policy, capabilities=caps)  # type: ignore[arg-type]
+        res = check_file(f, policy=policy, capabilities=caps,  # type: ignore[arg-type]
+                         allow_paths=args.allow_path)
         sources[res.file] = res.source
         diags.extend(res.diagnostics)
     color = args.color == "always" or (args.color == "auto" and out.isatty())
@@ -260,15 +269,18 @@ def _cmd_compile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from rebal.compiler import check_file
     from rebal.compiler.explain import explain, explain_policy
+    from rebal.dsl.render import visible  # strings from the spec: control characters shown
 
     res = check_file(args.spec, capabilities=_capabilities())  # type: ignore[arg-type]
     if res.ok and not res.strategies and res.policies:
-        print(explain_policy(res.policies[0]).rstrip("\n"), file=out)
+        print(visible(explain_policy(res.policies[0]).rstrip("\n"), keep_newlines=True),
+              file=out)
         return 0
     strategy = _load_one(args.spec, err, res)
     if strategy is None:
         return 1
-    print(explain(strategy).rstrip("\n"), file=out)  # type: ignore[arg-type]
+    text = explain(strategy).rstrip("\n")  # type: ignore[arg-type]
+    print(visible(text, keep_newlines=True), file=out)
     return 0
 
 
@@ -280,7 +292,7 @@ def _cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    strategy = _load_one(args.spec, err)
+    strategy = _load_one(args.spec, err, allow_paths=args.allow_path)
     if strategy is None:
         return 1
     try:
@@ -291,7 +303,8 @@ def _cmd_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 2
     return run_simulate(strategy, args.venue, paths=args.paths, seed=args.seed, fmt=args.format,
                         report=args.report, sweep=args.sweep, out=out, err=err,
-                        base_dir=Path(args.spec).parent)
+                        base_dir=Path(args.spec).parent, allow_paths=args.allow_path,
+                        max_seconds=args.max_seconds)
 
 
 def _cmd_backends(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -122,7 +122,8 @@ def test_text_output_has_the_table() -> None:
     assert "eth_straddle_hedge on paper: 20 paths x 8,640 steps, seed 1" in out
     for label in ("P&L mean", "expected shortfall", "cost: total", "tracking error", "halted"):
         assert label in out
-    assert err == ""  # no progress bar when stderr is not a terminal
+    # no progress bar when stderr is not a terminal: at most plain progress lines (a slow run)
+    assert all(line.startswith("simulate paper: ") for line in err.splitlines()), err
 
 
 def test_progress_bar_on_a_terminal_keeps_stdout_clean(monkeypatch: pytest.MonkeyPatch) -> None:

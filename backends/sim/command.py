@@ -1,32 +1,43 @@
 """`rebal simulate`: run a strategy on a sim venue and print metrics, a sweep, or a report.
 
-The CLI parses arguments and compiles the spec, then calls :func:`run_simulate`; everything
-the command prints goes to the `out` and `err` streams it is given. Exit codes: 0 done,
-1 the spec cannot be simulated as asked (unknown or non-sim venue, a sweep parameter the spec
-does not have, a simulation refused by the engine), 2 usage (bad --format, --paths, --sweep).
+The CLI parses arguments and compiles the spec, then calls :func:`run_simulate`, which is
+three steps: :func:`parse_request` (flags and spec into a checked :class:`SimRequest`),
+:func:`run_request` (the simulation or sweep, watched by a deadline and signals) and
+:func:`present` (text, JSON, report). Everything the command prints goes to the `out` and
+`err` streams it is given; nothing is written before the run has finished, so a stopped run
+leaves no half-written report or JSON. Exit codes: 0 done, 1 the spec cannot be simulated as
+asked (unknown or non-sim venue, a sweep parameter the spec does not have, a run that does
+not fit in memory, a simulation refused by the engine, stopped by --max-seconds), 2 usage
+(bad --format, --paths, --sweep, --max-seconds), 130 stopped by Ctrl-C, 143 by SIGTERM.
 """
 
 from __future__ import annotations
 
 import contextlib
-import difflib
 import json
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from rebal.backends.sim.inputs import SimulationError, check_fits, sim_venue, venue_problem
 from rebal.backends.sim.metrics import summarize
 from rebal.backends.sim.sweep import (
     SweepError,
+    SweepNotApplicable,
+    SweepPlan,
     SweepResult,
-    apply_params,
-    grid,
     parse_sweep,
     run_sweep,
     sweep_json,
 )
-from rebal.compiler.ir import SimConfig, Strategy
+from rebal.compiler.ir import Strategy
+from rebal.compiler.run_size import RunSize, human_bytes, human_seconds
+from rebal.dsl.render import visible
 
 if TYPE_CHECKING:
     from rebal.backends.sim.engine import SimResult
@@ -34,64 +45,19 @@ if TYPE_CHECKING:
 __all__ = [
     "FORMATS",
     "PROGRESS_MIN_PATH_STEPS",
+    "SimRequest",
+    "parse_request",
+    "present",
+    "run_request",
     "run_simulate",
     "venue_problem",
-    "with_replay_base",
 ]
 
 FORMATS = ("text", "json")
 PROGRESS_MIN_PATH_STEPS = 5_000_000  # show a progress bar above this much work (TTY only)
-
-
-def venue_problem(ir: Any, venue: str) -> str | None:
-    """Why `venue` cannot be simulated, or None when it is a sim venue of `ir`."""
-    if not isinstance(ir, Strategy):
-        return f"simulate needs a strategy; {getattr(ir, 'name', 'this file')!r} is a policy"
-    names = [v.name for v in ir.venues]
-    sims = [v.name for v in ir.venues if v.backend == "sim" and isinstance(v.config, SimConfig)]
-    listing = ", ".join(sims) if sims else "none: add `venue NAME via sim { ... }`"
-    if venue not in names:
-        close = difflib.get_close_matches(venue, names, n=1, cutoff=0.5)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        known = ", ".join(names) if names else "none"
-        return (
-            f"strategy {ir.name!r} has no venue {venue!r}{hint} "
-            f"(venues: {known}; sim venues: {listing})"
-        )
-    if venue not in sims:
-        backend = ir.venue(venue).backend
-        return (
-            f"venue {venue!r} runs via {backend}; simulate needs a sim venue "
-            f"(sim venues of {ir.name!r}: {listing})"
-        )
-    return None
-
-
-def with_replay_base(ir: Strategy, venue: str, base_dir: str | Path | None) -> Strategy:
-    """`ir` with the venue's relative replay file resolved against `base_dir` (the spec's folder).
-
-    The IR holds no file paths of its own, so a `model replay "data/x.csv"` is relative to the
-    spec file; the CLI passes the spec's folder. Absolute paths and base_dir None are unchanged.
-    """
-    v = ir.venue(venue)
-    cfg = v.config
-    if base_dir is None or not isinstance(cfg, SimConfig) or not cfg.replay_file:
-        return ir
-    path = Path(cfg.replay_file)
-    if path.is_absolute():
-        return ir
-    cfg = cfg.model_copy(update={"replay_file": str(Path(base_dir) / path)})
-    venues = tuple(
-        v.model_copy(update={"config": cfg}) if x.name == venue else x for x in ir.venues
-    )
-    return ir.model_copy(update={"venues": venues})
-
-
-def _work(ir: Strategy, venue: str, paths: int | None) -> float:
-    cfg = ir.venue(venue).config
-    assert isinstance(cfg, SimConfig)
-    steps = float(cfg.horizon_s / cfg.step_s) if cfg.step_s else 0.0
-    return (paths if paths is not None else cfg.paths) * steps
+ESTIMATE_MIN_SECONDS = 2.0  # text mode says how long a run will take above this estimate
+PROGRESS_LINE_AFTER_S = 5.0  # without a TTY, a progress line every 10% once a run takes this
+_SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 @contextlib.contextmanager
@@ -198,10 +164,10 @@ def _table(out: TextIO, title: str, headers: Sequence[str], rows: Sequence[Seque
 
 
 def _print_summary(out: TextIO, s: dict[str, Any], result: SimResult) -> None:
-    m, ccy, unit = s["metrics"], result.numeraire, result.target_unit
+    m, ccy, unit = s["metrics"], visible(result.numeraire), visible(result.target_unit)
     rate = s["path_steps_per_s"]
     out.write(
-        f"{s['strategy']} on {s['venue']}: {s['paths']:,} paths x {s['steps']:,} steps, "
+        f"{visible(s['strategy'])} on {visible(s['venue'])}: {s['paths']:,} paths x {s['steps']:,} steps, "
         f"seed {s['seed']}, {_cell(s['elapsed_s'], 3)} s"
         + (f" ({_rate(rate)} path-steps/s)" if rate else "")
         + f"\nbook value at start: {_cell(s['book_value0'], 8)} {ccy}\n"
@@ -244,7 +210,7 @@ def _pct(d: dict[str, Any]) -> str:
 
 def _print_sweep(out: TextIO, sw: SweepResult) -> None:
     out.write(
-        f"{sw.strategy} on {sw.venue}: sweep of {', '.join(sw.params)} over {len(sw.points)} "
+        f"{visible(sw.strategy)} on {visible(sw.venue)}: sweep of {', '.join(sw.params)} over {len(sw.points)} "
         f"points, {sw.paths:,} paths x {sw.steps:,} steps each, seed {sw.seed}, "
         f"{sw.elapsed_s:.3g} s\n"
     )
@@ -275,6 +241,193 @@ def _print_sweep(out: TextIO, sw: SweepResult) -> None:
 # ------------------------------------------------------------------------ command
 
 
+class RequestError(Exception):
+    """Flags or a spec that cannot be simulated as asked; `code` is the exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class RunStopped(Exception):
+    """The run was stopped before it finished (a deadline or a signal); nothing is printed."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class SimRequest:
+    """A `rebal simulate` invocation, checked: what to run and how to present it."""
+
+    strategy: Strategy
+    venue: str
+    size: RunSize
+    paths: int | None = None
+    seed: int | None = None
+    fmt: str = "text"
+    report: str | None = None
+    sweep: SweepPlan | None = None
+    base_dir: str | Path | None = None
+    allow_paths: tuple[str, ...] = ()
+    max_seconds: float | None = None
+
+    @property
+    def work(self) -> float:
+        """Path-steps of the whole request (every sweep point, and the report's run)."""
+        runs = len(self.sweep.points) if self.sweep else 0
+        runs += 1 if (self.sweep is None or self.report) else 0
+        return float(self.size.path_steps) * runs
+
+
+@dataclass
+class Outcome:
+    """What a run produced: a plain result, a sweep, or both (a sweep with a report)."""
+
+    result: SimResult | None = None
+    sweep: SweepResult | None = None
+    elapsed_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_request(ir: Any, venue: str, *, paths: int | None = None, seed: int | None = None,
+                  fmt: str = "text", report: str | None = None, sweep: Sequence[str] = (),
+                  base_dir: str | Path | None = None, allow_paths: Sequence[str | Path] = (),
+                  max_seconds: float | None = None) -> SimRequest:
+    """Check the flags against the spec; RequestError (exit 1 or 2) says what is wrong."""
+    if fmt not in FORMATS:
+        raise RequestError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}", 2)
+    if paths is not None and paths < 1:
+        raise RequestError(f"--paths must be at least 1, not {paths}", 2)
+    if max_seconds is not None and not max_seconds > 0:
+        raise RequestError(f"--max-seconds must be positive, not {max_seconds:g}", 2)
+    try:
+        _, cfg = sim_venue(ir, venue)
+    except SimulationError as exc:
+        raise RequestError(str(exc), 1) from None
+    try:
+        plan = SweepPlan.of(ir, [parse_sweep(s) for s in sweep]) if sweep else None
+    except SweepNotApplicable as exc:
+        raise RequestError(str(exc), 1) from None
+    except SweepError as exc:
+        raise RequestError(str(exc), 2) from None
+    from rebal.backends.sim.report import SAMPLE_PATHS  # light: the report module's constant
+
+    try:
+        size = check_fits(ir, cfg, paths, SAMPLE_PATHS if report else 0)
+    except SimulationError as exc:
+        raise RequestError(str(exc), 1) from None
+    return SimRequest(ir, venue, size, paths, seed, fmt, report, plan, base_dir,
+                      tuple(str(a) for a in allow_paths), max_seconds)
+
+
+class _Watch:
+    """Called before every step: stops the run at the deadline or on a signal, and writes a
+    plain progress line every 10% on a long run when `err` is not a terminal."""
+
+    def __init__(self, req: SimRequest, err: TextIO, lines: bool) -> None:
+        self.started = time.monotonic()
+        self.deadline = self.started + req.max_seconds if req.max_seconds else None
+        self.signal: int | None = None
+        self.err, self.lines, self.label = err, lines, f"simulate {req.venue}"
+        self._next_tenth = 1
+
+    def __call__(self, k: int, n: int) -> None:
+        if self.signal is not None:
+            name = signal.Signals(self.signal).name
+            raise RunStopped(f"stopped by {name} at step {k:,} of {n:,}; nothing was written",
+                             _SIGNAL_EXIT.get(self.signal, 1))
+        now = time.monotonic()
+        if self.deadline is not None and now > self.deadline:
+            raise RunStopped(f"stopped after {now - self.started:.3g} s (--max-seconds) at step "
+                             f"{k:,} of {n:,}; nothing was written", 1)
+        if self.lines and n and k * 10 >= self._next_tenth * n:
+            self._next_tenth = k * 10 // n + 1
+            elapsed = now - self.started
+            if elapsed >= PROGRESS_LINE_AFTER_S and k < n:
+                left = elapsed * (n - k) / max(k, 1)
+                self.err.write(f"{self.label}: {100 * k // n}% (step {k:,} of {n:,}), "
+                               f"{human_seconds(elapsed)} elapsed, about {human_seconds(left)} "
+                               "left\n")
+                self.err.flush()
+
+
+@contextlib.contextmanager
+def _signals(watch: _Watch) -> Iterator[None]:
+    """SIGINT and SIGTERM stop the run at the next step (main thread only; else unchanged)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        watch.signal = signum
+
+    previous = {s: signal.signal(s, stop) for s in _SIGNAL_EXIT}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def run_request(req: SimRequest, err: TextIO) -> Outcome:
+    """Run what `req` asks; SimulationError (refused) or RunStopped (deadline, signal)."""
+    from rebal.backends.sim import engine
+
+    tty = _isatty(err)
+    show = tty and req.work >= PROGRESS_MIN_PATH_STEPS
+    watch = _Watch(req, err, lines=not tty)
+    options: dict[str, Any] = {"base_dir": req.base_dir, "allow_paths": req.allow_paths,
+                               "on_step": watch}
+    outcome = Outcome()
+    with _signals(watch):  # before the estimate: once it shows, a signal stops cleanly
+        estimate = req.size.seconds * max(req.work / max(req.size.path_steps, 1), 1.0)
+        if req.fmt == "text" and estimate >= ESTIMATE_MIN_SECONDS:
+            err.write(f"simulating {req.size.paths:,} paths x {req.size.steps:,} steps: about "
+                      f"{human_seconds(estimate)} (rough, one idle core), "
+                      f"{human_bytes(req.size.bytes)} of memory"
+                      + (f"; stops after {req.max_seconds:g} s (--max-seconds)"
+                         if req.max_seconds else "") + "\n")
+        if req.sweep is not None:
+            with _progress(err, show, f"sweep {len(req.sweep.points)} points") as cb:
+                outcome.sweep = run_sweep(req.strategy, req.venue, req.sweep, paths=req.paths,
+                                          seed=req.seed, on_point=cb, **options)
+        if req.sweep is None or req.report:
+            from rebal.backends.sim.report import SAMPLE_PATHS
+
+            with _progress(err, show and req.sweep is None, f"simulate {req.venue}") as cb:
+                outcome.result = engine.simulate(
+                    req.strategy, req.venue, paths=req.paths, seed=req.seed,
+                    sample_paths=SAMPLE_PATHS if req.report else 0, progress=cb, **options)
+    outcome.elapsed_s = time.monotonic() - watch.started
+    return outcome
+
+
+def present(req: SimRequest, outcome: Outcome, out: TextIO, err: TextIO) -> int:
+    """Print the outcome as asked and write the report; the exit code."""
+    result, sw = outcome.result, outcome.sweep
+    summary = summarize(result) if result is not None else None
+    if req.fmt == "json":
+        obj = sweep_json(sw) if sw is not None else summary
+        out.write(json.dumps(obj, indent=2, allow_nan=False) + "\n")
+    elif sw is not None:
+        _print_sweep(out, sw)
+    else:
+        assert result is not None and summary is not None
+        _print_summary(out, summary, result)
+    if req.report and result is not None:
+        from rebal.backends.sim.report import write_report
+
+        try:
+            written = write_report(req.report, result, summary=summary, sweep=sw)
+        except OSError as exc:
+            err.write(f"error: cannot write the report {req.report}: {exc.strerror or exc}\n")
+            return 1
+        err.write(f"wrote report {written}\n")
+    return 0
+
+
 def run_simulate(
     ir: Any,
     venue: str,
@@ -287,74 +440,26 @@ def run_simulate(
     out: TextIO | None = None,
     err: TextIO | None = None,
     base_dir: str | Path | None = None,
+    allow_paths: Sequence[str | Path] = (),
+    max_seconds: float | None = None,
 ) -> int:
     """Simulate `ir` on sim venue `venue` and print the result; returns the exit code.
 
     `base_dir` is the spec file's folder: a relative `model replay "file.csv"` is read from
-    there (None: from the current directory).
+    there (None: from the current directory), and only from there or an `allow_paths` folder.
+    `max_seconds` stops the run (exit 1, nothing printed on `out`) once it has run that long.
     """
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
-    if fmt not in FORMATS:
-        err.write(f"error: --format must be one of {', '.join(FORMATS)}, not {fmt!r}\n")
-        return 2
-    if paths is not None and paths < 1:
-        err.write(f"error: --paths must be at least 1, not {paths}\n")
-        return 2
-    problem = venue_problem(ir, venue)
-    if problem:
-        err.write(f"error: {problem}\n")
-        return 1
-    ir = with_replay_base(ir, venue, base_dir)
     try:
-        axes = [parse_sweep(s) for s in sweep]
-        points = grid(axes)
-    except SweepError as exc:
-        err.write(f"error: {exc}\n")
-        return 2
-    try:
-        for p in points:
-            apply_params(ir, p)
-    except SweepError as exc:
-        err.write(f"error: {exc}\n")
+        req = parse_request(ir, venue, paths=paths, seed=seed, fmt=fmt, report=report,
+                            sweep=sweep, base_dir=base_dir, allow_paths=allow_paths,
+                            max_seconds=max_seconds)
+        outcome = run_request(req, err)
+    except (RequestError, RunStopped) as exc:
+        err.write(f"error: {visible(str(exc))}\n")
+        return exc.code
+    except SimulationError as exc:
+        err.write(f"error: {visible(str(exc))}\n")
         return 1
-
-    from rebal.backends.sim import engine
-
-    if report:  # jinja2 and the report's templates load only when a report is asked for
-        from rebal.backends.sim.report import SAMPLE_PATHS, write_report
-
-    show = _isatty(err) and _work(ir, venue, paths) * max(len(points), 1) >= PROGRESS_MIN_PATH_STEPS
-    sample_paths = SAMPLE_PATHS if report else 0
-    sw: SweepResult | None = None
-    try:
-        if axes:
-            with _progress(err, show, f"sweep {len(points)} points") as cb:
-                sw = run_sweep(ir, venue, axes, paths=paths, seed=seed, on_point=cb)
-        result = None
-        if not axes or report:
-            with _progress(err, show and not axes, f"simulate {venue}") as cb:
-                result = engine.simulate(
-                    ir, venue, paths=paths, seed=seed, sample_paths=sample_paths, progress=cb
-                )
-    except engine.SimulationError as exc:
-        err.write(f"error: {exc}\n")
-        return 1
-
-    summary = summarize(result) if result is not None else None
-    if fmt == "json":
-        obj = sweep_json(sw) if sw is not None else summary
-        out.write(json.dumps(obj, indent=2, allow_nan=False) + "\n")
-    elif sw is not None:
-        _print_sweep(out, sw)
-    else:
-        assert result is not None and summary is not None
-        _print_summary(out, summary, result)
-    if report and result is not None:
-        try:
-            written = write_report(report, result, summary=summary, sweep=sw)
-        except OSError as exc:
-            err.write(f"error: cannot write the report {report}: {exc.strerror or exc}\n")
-            return 1
-        err.write(f"wrote report {written}\n")
-    return 0
+    return present(req, outcome, out, err)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,16 +36,13 @@ from rebal.compiler import ir
 
 from .accounting import Accounts
 from .feed import MarketFeed
+from .inputs import SimulationError, check_fits, replay_path, sim_venue
 from .models import make_model
 
 __all__ = ["SamplePaths", "SimResult", "SimulationError", "simulate"]
 
 log = logging.getLogger(__name__)
 FloatArray = NDArray[np.float64]
-
-
-class SimulationError(Exception):
-    """The strategy cannot be simulated on that venue (a user error, with the reason)."""
 
 
 @dataclass(frozen=True)
@@ -90,19 +87,7 @@ class SimResult:
     samples: SamplePaths | None
 
 
-def _sim_venue(strategy: ir.Strategy, venue_name: str) -> tuple[ir.Venue, ir.SimConfig]:
-    try:
-        venue = strategy.venue(venue_name)
-    except KeyError:
-        names = ", ".join(v.name for v in strategy.venues) or "none"
-        raise SimulationError(f"strategy {strategy.name} has no venue {venue_name!r} "
-                              f"(venues: {names})") from None
-    if not isinstance(venue.config, ir.SimConfig):
-        raise SimulationError(f"venue {venue_name!r} runs via {venue.backend}, not via sim")
-    return venue, venue.config
-
-
-def _build_model(cfg: ir.SimConfig, assets: tuple[str, ...], base_dir: Path | None) -> Any:
+def _build_model(cfg: ir.SimConfig, assets: tuple[str, ...], replay: Path | None) -> Any:
     by_name = {a.asset: a for a in cfg.assets}
     missing = [a for a in assets if a not in by_name]
     if missing:
@@ -124,16 +109,6 @@ def _build_model(cfg: ir.SimConfig, assets: tuple[str, ...], base_dir: Path | No
         if r.vol_correlation is not None:
             h["vol_correlation"] = float(r.vol_correlation)
         heston.append(h)
-    replay: Any = None
-    if cfg.model == "replay":
-        if cfg.replay_file is None:
-            raise SimulationError("model replay needs a CSV file")
-        replay = Path(cfg.replay_file)
-        if not replay.is_absolute() and base_dir is not None:
-            replay = base_dir / replay
-        if not replay.exists():
-            where = f" (relative to {base_dir})" if base_dir is not None else ""
-            raise SimulationError(f"replay file not found: {cfg.replay_file}{where}")
     try:
         return make_model(
             cfg.model, assets=assets, spot=[float(r.spot) for r in rows],
@@ -181,21 +156,28 @@ def simulate(
     progress: Callable[[int, int], None] | None = None,
     base_dir: str | Path | None = None,
     threaded: bool = True,
+    allow_paths: Sequence[str | Path] = (),
+    on_step: Callable[[int, int], None] | None = None,
 ) -> SimResult:
     """Simulate ``strategy`` on its sim venue ``venue_name``; deterministic for a given seed.
 
     ``paths``, ``seed`` and ``steps`` override the venue's settings (``steps`` keeps the step
     size). ``sample_paths`` keeps full histories of that many paths for a report. ``progress``
     is called with ``(step, steps)`` about a hundred times. ``base_dir`` is where a relative
-    replay CSV is looked up (the spec's folder; the current directory when None).
+    replay CSV is looked up (the spec's folder; the current directory when None); it must lie
+    there or in one of ``allow_paths`` (:mod:`rebal.compiler.data_paths`). ``on_step`` is
+    called with ``(step, steps)`` before every step and may raise to stop the run (a deadline,
+    a signal); the model's helper thread is closed either way.
     ``threaded=False`` steps the market model on this thread instead of one step ahead on a
     helper thread (:mod:`.feed`); the numbers are the same either way.
     """
     started = time.perf_counter()
-    venue, cfg = _sim_venue(strategy, venue_name)
+    venue, cfg = sim_venue(strategy, venue_name)
     n_paths = int(paths if paths is not None else cfg.paths)
     if n_paths < 1:
         raise SimulationError(f"paths must be at least 1, got {n_paths}")
+    replay = replay_path(cfg, base_dir, allow_paths) if cfg.model == "replay" else None
+    check_fits(strategy, cfg, n_paths, sample_paths)
     the_seed = int(seed if seed is not None else cfg.seed)
     step_s = float(cfg.step_s)
     if step_s <= 0:
@@ -212,22 +194,36 @@ def simulate(
     except KeyError as exc:
         raise SimulationError(f"cannot simulate: {exc.args[0]}") from None
     lay = kernel.layout
-    model = _build_model(cfg, lay.assets, Path(base_dir) if base_dir is not None else None)
+    model = _build_model(cfg, lay.assets, replay)
     model.reset(n_paths, the_seed)
     dt_y = step_s / SECONDS_PER_YEAR
 
     feed = MarketFeed(model, dt_y, n_steps, threaded=threaded, prepare=kernel.mark_ahead,
                       step_s=step_s)
     try:
-        return _run(strategy, venue, kernel, feed, n_paths, n_steps, the_seed, step_s,
-                    sample_paths, progress, started)
+        result = _run(strategy, venue, kernel, feed, n_paths, n_steps, the_seed, step_s,
+                      sample_paths, progress, on_step, started)
     finally:
         feed.close()
+    _check_finite(result, cfg)
+    return result
+
+
+def _check_finite(result: SimResult, cfg: ir.SimConfig) -> None:
+    """Refuse a run whose prices or equity overflowed: never NaN or infinite metrics silently."""
+    bad = [name for name in ("pnl", "fees", "slippage", "gas", "funding", "tracking_error",
+                             "max_drawdown") if not np.all(np.isfinite(getattr(result, name)))]
+    if bad:
+        raise SimulationError(
+            f"the simulation produced non-finite {', '.join(bad)} on {cfg.model} paths: prices "
+            "or equity overflowed or vanished. Lower the vol, drift or jump sizes of the venue, "
+            "or shorten the horizon")
 
 
 def _run(strategy: ir.Strategy, venue: ir.Venue, kernel: Kernel, feed: MarketFeed, n_paths: int,
          n_steps: int, the_seed: int, step_s: float, sample_paths: int,
-         progress: Callable[[int, int], None] | None, started: float) -> SimResult:
+         progress: Callable[[int, int], None] | None,
+         on_step: Callable[[int, int], None] | None, started: float) -> SimResult:
     """The step loop of :func:`simulate`."""
     lay = kernel.layout
     funding = lay.costs.funding
@@ -259,6 +255,8 @@ def _run(strategy: ir.Strategy, venue: ir.Venue, kernel: Kernel, feed: MarketFee
     names = lay.instruments
 
     for k in range(n_steps + 1):
+        if on_step is not None:
+            on_step(k, n_steps)
         t = k * step_s
         if k:
             spot, vol = feed.next()

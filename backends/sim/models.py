@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy.special import ndtr
 
-FloatArray = NDArray[np.float64]
-MS_PER_YEAR = 365 * 24 * 3600 * 1000
+from .arrays import FloatArray, check_dt, per_asset
+from .replay import ReplayModel
+
 _PSI_C = 1.5  # Andersen's switching level between the quadratic and exponential QE branches
 
 
@@ -68,20 +69,6 @@ def correlation_factor(corr: ArrayLike | None, n: int) -> FloatArray:
     return factor / np.linalg.norm(factor, axis=1, keepdims=True)  # type: ignore[no-any-return]
 
 
-def _per_asset(name: str, values: ArrayLike, n: int) -> FloatArray:
-    arr = np.array(values, dtype=np.float64).reshape(-1)
-    if arr.shape != (n,) or not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} needs {n} finite values, got {values!r}")
-    return arr
-
-
-def _check_dt(dt_years: float) -> float:
-    dt = float(dt_years)
-    if not (dt > 0.0 and np.isfinite(dt)):
-        raise ValueError(f"step must be positive and finite, got {dt_years!r}")
-    return dt
-
-
 class _Stochastic:
     """Shared state of the Monte Carlo models: spots, generator, correlated normal draws.
 
@@ -100,9 +87,9 @@ class _Stochastic:
     ) -> None:
         self.assets = tuple(assets)
         n = len(self.assets)
-        self.spot0 = _per_asset("spot", spot, n)
-        self.sigma = _per_asset("vol", vol, n)
-        self.mu = np.zeros(n) if drift is None else _per_asset("drift", drift, n)
+        self.spot0 = per_asset("spot", spot, n)
+        self.sigma = per_asset("vol", vol, n)
+        self.mu = np.zeros(n) if drift is None else per_asset("drift", drift, n)
         if np.any(self.spot0 <= 0) or np.any(self.sigma < 0):
             raise ValueError("spots must be positive and vols non-negative")
         self._factor = correlation_factor(corr, n)
@@ -140,7 +127,7 @@ class _Stochastic:
 
     def step(self, dt_years: float) -> FloatArray:
         """Advance every path by ``dt_years`` and return the new spots ``(paths, assets)``."""
-        dt = _check_dt(dt_years)
+        dt = check_dt(dt_years)
         if dt != self._dt:
             self._set_dt(dt)
             self._dt = dt
@@ -194,9 +181,9 @@ class JumpModel(GBMModel):
         jump_vol: ArrayLike | None = None,
     ) -> None:
         n = len(assets)
-        self.intensity = _per_asset("jump intensity", intensity, n)
-        self.size = _per_asset("jump size", size, n)
-        self.jump_vol = np.zeros(n) if jump_vol is None else _per_asset("jump vol", jump_vol, n)
+        self.intensity = per_asset("jump intensity", intensity, n)
+        self.size = per_asset("jump size", size, n)
+        self.jump_vol = np.zeros(n) if jump_vol is None else per_asset("jump vol", jump_vol, n)
         if np.any(self.intensity < 0) or np.any(self.size <= -1) or np.any(self.jump_vol < 0):
             raise ValueError("jump intensity and vol must be >= 0 and jump size > -100%")
         # log(1 + J) ~ N(m, s^2) with E[1 + J] = exp(m + s^2 / 2) = 1 + size.
@@ -259,12 +246,12 @@ class HestonModel(_Stochastic):
         v0: ArrayLike | None = None,
     ) -> None:
         n = len(assets)
-        var = _per_asset("vol", vol, n) ** 2
-        self.kappa = _per_asset("mean_reversion", kappa, n)
-        self.xi = _per_asset("vol_of_vol", xi, n)
-        self.rho = _per_asset("vol_correlation", rho, n)
-        self.theta = var if theta is None else _per_asset("long-run variance", theta, n)
-        self.v0 = var if v0 is None else _per_asset("v0", v0, n)
+        var = per_asset("vol", vol, n) ** 2
+        self.kappa = per_asset("mean_reversion", kappa, n)
+        self.xi = per_asset("vol_of_vol", xi, n)
+        self.rho = per_asset("vol_correlation", rho, n)
+        self.theta = var if theta is None else per_asset("long-run variance", theta, n)
+        self.v0 = var if v0 is None else per_asset("v0", v0, n)
         if np.any(self.kappa < 0) or np.any(self.xi < 0) or np.any(np.abs(self.rho) > 1):
             raise ValueError("Heston needs mean_reversion >= 0, vol_of_vol >= 0, |rho| <= 1")
         if np.any(self.theta < 0) or np.any(self.v0 < 0):
@@ -375,7 +362,7 @@ def make_model(
         unknown = {key for h in specs for key in h} - set(_HESTON_PARAMS)
         if len(specs) != n or unknown:
             raise ValueError(f"heston needs one mapping per asset; unknown keys {sorted(unknown)}")
-        var = _per_asset("vol", vol, n) ** 2
+        var = per_asset("vol", vol, n) ** 2
         params = {
             arg: [
                 float(h.get(key, var[i] if default is None else default))
@@ -385,8 +372,6 @@ def make_model(
         }
         return HestonModel(assets, spot, vol, drift, corr, **params)
     if kind == "replay":
-        from .replay import ReplayModel  # replay builds on this module's helpers
-
         if replay_path is None:
             raise ValueError("replay needs a CSV file")
         if isinstance(replay_path, str | Path):

@@ -11,27 +11,73 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .models import MS_PER_YEAR, FloatArray, _check_dt, _per_asset
+from .arrays import MS_PER_YEAR, FloatArray, check_dt, per_asset
+
+#: The columns of a ccxt OHLCV row, for messages that name a column.
+COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
+
+
+class CandleError(ValueError):
+    """A replay file that is not candles. The message names the file, row and column, never
+    the file's content (a spec may point at any file; its text must not be echoed)."""
 
 
 def load_closes(path: str | Path) -> tuple[NDArray[np.int64], FloatArray]:
-    """Read ccxt OHLCV rows ``timestamp_ms, open, high, low, close, volume`` (header optional)."""
-    with open(path, encoding="utf-8") as fh:
-        first = fh.readline().split(",")[0].strip()
+    """Read ccxt OHLCV rows ``timestamp_ms, open, high, low, close, volume`` (header optional).
+
+    Raises :class:`CandleError` naming the row (1-based line) and column of the first problem.
+    """
+    name = Path(path).name
     try:
-        float(first)
-        skip = 0
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().split("\n")
+    except UnicodeDecodeError:
+        raise CandleError(f"{name}: not UTF-8 text, so not a candle CSV") from None
+    skip = 0 if lines and _is_number(lines[0].split(",")[0]) else 1
+    try:
+        data = np.loadtxt(lines, delimiter=",", skiprows=skip, usecols=(0, 4), ndmin=2)
     except ValueError:
-        skip = 1
-    data = np.loadtxt(path, delimiter=",", skiprows=skip, usecols=(0, 4), ndmin=2)
+        raise CandleError(_first_bad_cell(name, lines, skip)) from None
     if data.shape[0] == 0:
-        raise ValueError(f"{path}: no candles")
+        raise CandleError(f"{name}: no candles")
     ts, close = data[:, 0].astype(np.int64), data[:, 1]
-    if np.any(np.diff(ts) <= 0):
-        raise ValueError(f"{path}: timestamps must be strictly increasing")
-    if not np.all(np.isfinite(close)) or np.any(close <= 0):
-        raise ValueError(f"{path}: closes must be positive numbers")
+    rows = _data_rows(lines, skip)
+    bad_ts = np.flatnonzero(np.diff(ts) <= 0)
+    if bad_ts.size:
+        row = rows[int(bad_ts[0]) + 1]
+        raise CandleError(f"{name}: row {row}, column 1 (timestamp): timestamps must be "
+                          "strictly increasing")
+    bad_close = np.flatnonzero(~np.isfinite(close) | (close <= 0))
+    if bad_close.size:
+        row = rows[int(bad_close[0])]
+        raise CandleError(f"{name}: row {row}, column 5 (close): closes must be positive numbers")
     return ts, close
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _data_rows(lines: Sequence[str], skip: int) -> list[int]:
+    """The 1-based line number of each data row (blank lines are skipped, as loadtxt does)."""
+    return [i + 1 for i, line in enumerate(lines) if i >= skip and line.strip()]
+
+
+def _first_bad_cell(name: str, lines: Sequence[str], skip: int) -> str:
+    """Where the first row that is not a candle is, without quoting the file."""
+    for row in _data_rows(lines, skip):
+        cells = lines[row - 1].split(",")
+        if len(cells) < 5:
+            return (f"{name}: row {row} has {len(cells)} column{'s' * (len(cells) != 1)}; a "
+                    f"candle has {len(COLUMNS)} ({', '.join(COLUMNS)})")
+        for col in (1, 5):
+            if not _is_number(cells[col - 1]):
+                return f"{name}: row {row}, column {col} ({COLUMNS[col - 1]}): not a number"
+    return f"{name}: not a candle CSV (rows of {', '.join(COLUMNS)})"
 
 
 class ReplayModel:
@@ -48,7 +94,7 @@ class ReplayModel:
         self.assets = tuple(assets)
         if len(files) != len(self.assets):
             raise ValueError(f"replay needs one CSV per asset, got {len(files)} for {assets}")
-        self.sigma = _per_asset("vol", vol, len(self.assets))
+        self.sigma = per_asset("vol", vol, len(self.assets))
         series = [load_closes(f) for f in files]
         self._start_ms = max(int(ts[0]) for ts, _ in series)
         if any(int(ts[-1]) < self._start_ms for ts, _ in series):
@@ -88,7 +134,7 @@ class ReplayModel:
 
     def step(self, dt_years: float) -> FloatArray:
         """Advance the clock and return the latest closes at or before it."""
-        self.t += _check_dt(dt_years)
+        self.t += check_dt(dt_years)
         now_ms = self.t * MS_PER_YEAR + 0.5  # half a millisecond absorbs float round-off
         self._idx = [int(np.searchsorted(o, now_ms, side="right")) - 1 for o in self._offsets]
         self._spot = self._current()

@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from rebal.backends.sim.metrics import summarize
 from rebal.compiler.files import atomic_write
+from rebal.dsl.render import visible
 
 if TYPE_CHECKING:
     from rebal.backends.sim.engine import SimResult
@@ -392,6 +393,15 @@ def _reason_color(reason: str) -> str:
     return REASON_COLORS.get(reason, "#7c3aed" if reason.startswith("mode:") else "#111827")
 
 
+def _shown(value: Any) -> Any:
+    """Every value the page shows, with control characters visible (strings from the spec)."""
+    if isinstance(value, Markup):
+        return Markup(visible(str(value), keep_newlines=True))
+    if isinstance(value, str):
+        return visible(value, keep_newlines=True)
+    return value
+
+
 def render_report(
     result: SimResult, *, summary: dict[str, Any] | None = None, sweep: SweepResult | None = None
 ) -> str:
@@ -407,6 +417,7 @@ def render_report(
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_shown,
     )
     env.filters["num"] = _num
     return env.get_template("report.html.j2").render(

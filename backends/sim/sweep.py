@@ -41,6 +41,8 @@ __all__ = [
     "PARAMETERS",
     "SweepAxis",
     "SweepError",
+    "SweepNotApplicable",
+    "SweepPlan",
     "SweepPoint",
     "SweepResult",
     "apply_params",
@@ -64,6 +66,25 @@ _NUMBER = re.compile(r"^\s*([-+]?(?:\d[\d_]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([
 
 class SweepError(ValueError):
     """A malformed --sweep flag or a parameter this spec cannot vary (a user error)."""
+
+
+class SweepNotApplicable(SweepError):
+    """A well-formed --sweep this spec cannot vary (no band, no `min trade`, ...)."""
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """A validated sweep: the axes, the grid points and the strategy of each point."""
+
+    axes: tuple[SweepAxis, ...]
+    points: tuple[dict[str, float], ...]
+    variants: tuple[Strategy, ...]
+
+    @classmethod
+    def of(cls, ir: Strategy, axes: Sequence[SweepAxis]) -> SweepPlan:
+        """Build every point's strategy once; SweepError (usage) or SweepNotApplicable."""
+        points = grid(axes)
+        return cls(tuple(axes), tuple(points), tuple(apply_params(ir, p) for p in points))
 
 
 @dataclass(frozen=True)
@@ -190,7 +211,7 @@ def _scaled_width(width: Any, unit: str, v: Decimal) -> tuple[Any, Decimal]:
                 return width.model_copy(update={side: c.model_copy(update={"value": v})}), (
                     v / c.value
                 )
-    raise SweepError(
+    raise SweepNotApplicable(
         "--sweep band needs a constant band width (or a constant times an expression, "
         "like `0.5 ETH * clamp(...)`)"
     )
@@ -200,7 +221,7 @@ def _with_width(band: Any, unit: str, v: Decimal) -> SymmetricBand:
     if band is None:
         return SymmetricBand(width=Const(value=v, unit=unit), range=Interval(lo=v, hi=v))
     if not isinstance(band, SymmetricBand):
-        raise SweepError(f"--sweep band varies a symmetric band; the first target's is {band.kind}")
+        raise SweepNotApplicable(f"--sweep band varies a symmetric band; the first target's is {band.kind}")
     width, factor = _scaled_width(band.width, unit, v)
     lo = band.range.lo * factor if band.range.lo is not None else None
     hi = band.range.hi * factor if band.range.hi is not None else None
@@ -211,12 +232,12 @@ def _with_width(band: Any, unit: str, v: Decimal) -> SymmetricBand:
 
 def _band_target(ir: Strategy, name: str, v: Decimal) -> Any:
     if not ir.targets:
-        raise SweepError(f"--sweep {name}: the strategy has no target")
+        raise SweepNotApplicable(f"--sweep {name}: the strategy has no target")
     t = ir.targets[0]
     if name == "risk_aversion":
         band = getattr(t, "band", None)
         if not isinstance(band, OptimalBand):
-            raise SweepError("--sweep risk_aversion needs an optimal(...) band on the first target")
+            raise SweepNotApplicable("--sweep risk_aversion needs an optimal(...) band on the first target")
         return t.model_copy(update={"band": band.model_copy(update={"risk_aversion": v})})
     if isinstance(t, DeltaTarget):
         return t.model_copy(update={"band": _with_width(t.band, t.unit, v)})
@@ -227,14 +248,14 @@ def _band_target(ir: Strategy, name: str, v: Decimal) -> Any:
             leg.model_copy(update={"band": _with_width(leg.band, "", v)}) for leg in t.legs
         )
         return t.model_copy(update={"legs": legs})
-    raise SweepError(f"--sweep band: a {t.kind} target has no band (it is kept within a range)")
+    raise SweepNotApplicable(f"--sweep band: a {t.kind} target has no band (it is kept within a range)")
 
 
 def _trade_asset(ir: Strategy) -> str:
     for t in ir.targets:
         if isinstance(t, DeltaTarget):
             return t.asset
-    raise SweepError("--sweep min_trade: the spec has no `min trade` to give the unit; add one")
+    raise SweepNotApplicable("--sweep min_trade: the spec has no `min trade` to give the unit; add one")
 
 
 def apply_params(ir: Strategy, params: Mapping[str, float]) -> Strategy:
@@ -254,7 +275,7 @@ def apply_params(ir: Strategy, params: Mapping[str, float]) -> Strategy:
             trig = ir.trigger.model_copy(update={"cooldown_s": v})
             ir = ir.model_copy(update={"trigger": trig})
         else:
-            raise SweepError(f"--sweep: unknown parameter {name!r}")
+            raise SweepNotApplicable(f"--sweep: unknown parameter {name!r}")
     return ir
 
 
@@ -287,26 +308,31 @@ def _efficient(points: Sequence[tuple[float | None, float | None]]) -> list[bool
 def run_sweep(
     ir: Strategy,
     venue: str,
-    axes: Sequence[SweepAxis],
+    axes: Sequence[SweepAxis] | SweepPlan,
     *,
     paths: int | None = None,
     seed: int | None = None,
     simulate: Simulate | None = None,
     map_fn: MapFn = map,
     on_point: Callable[[int, int], None] | None = None,
+    **options: Any,
 ) -> SweepResult:
-    """Simulate every grid point with the same seed; `map_fn` may be a Dask/Ray client's map."""
+    """Simulate every grid point with the same seed; `map_fn` may be a Dask/Ray client's map.
+
+    `axes` may be a :class:`SweepPlan` already validated by the caller (then nothing is
+    built twice); `options` go to every point's `simulate` call (base_dir, on_step, ...).
+    """
     if simulate is None:
         from rebal.backends.sim.engine import simulate as engine_simulate
 
         simulate = engine_simulate
-    points_params = grid(axes)
-    variants = {i: apply_params(ir, p) for i, p in enumerate(points_params)}  # validate first
+    plan = axes if isinstance(axes, SweepPlan) else SweepPlan.of(ir, axes)
+    points_params, variants, axes = plan.points, plan.variants, plan.axes
     total = len(points_params)
     sim = simulate
 
     def one(i: int) -> SimResult:
-        return sim(variants[i], venue, paths=paths, seed=seed)
+        return sim(variants[i], venue, paths=paths, seed=seed, **options)
 
     summaries: list[dict[str, Any]] = []
     results: list[SimResult] = []

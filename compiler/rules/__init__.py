@@ -26,6 +26,7 @@ class RuleContext:
     file: str
     policy: ir.Policy | None
     capabilities: Mapping[str, Capabilities] | None
+    allow_paths: tuple[str, ...] = ()  # folders outside the spec's own it may read data from
 
     def span(self, *keys: str) -> Span:
         """The span of the first key found in the side map, else the strategy name."""

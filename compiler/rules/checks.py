@@ -8,6 +8,7 @@ from . import (
     names,
     policy_rules,
     risk,
+    sim_venues,
     targets,
     venue_secrets,
     warnings,
@@ -20,5 +21,6 @@ RULES: tuple[Rule, ...] = (
     *policy_rules.RULES,
     *capability_rules.RULES,
     *venue_secrets.RULES,
+    *sim_venues.RULES,
     *warnings.RULES,
 )
