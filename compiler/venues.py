@@ -192,7 +192,8 @@ def _sim(rd: ClauseReader, v: ast.Venue, cl: dict[str, ast.Clause],
                 "E803", f"venue `{v.name.text}` gives no price for {asset}", v.name.span,
                 f"add a line like `{asset} spot 100 USD vol 50%` to the venue",
             )
-    corr, fund = [], []
+    corr: list[ir.Correlation] = []
+    fund: list[ir.FundingRate] = []
     for c in v.clauses:
         if c.key == "correlation":
             spans[f"{key}.correlations[{len(corr)}]"] = c.span

@@ -109,19 +109,19 @@ def test_csv_errors_name_row_and_column_not_content(
     f = spec_dir / "s.rebal"
     f.write_text(spec('    model replay "c.csv"'), encoding="utf-8")
     rc, out, err = cli(capsys, "simulate", str(f), "--venue", "paper")
-    assert rc == 1 and "c.csv: row 3, column 5 (close): not a number" in err
+    assert rc == 1 and out == "" and "c.csv: row 3, column 5 (close): not a number" in err
     assert "SECRET" not in err
     (spec_dir / "c.csv").write_text(
         "1700000000000,1,1,1,3000,5\n1700000000000,1,1,1,3001,5\n", encoding="utf-8")
-    rc, out, err = cli(capsys, "simulate", str(f), "--venue", "paper")
+    rc, _, err = cli(capsys, "simulate", str(f), "--venue", "paper")
     assert rc == 1 and "c.csv: row 2, column 1 (timestamp): timestamps must be strictly" in err
     (spec_dir / "c.csv").write_bytes(b"\xff\xfe\x00binary")
-    rc, out, err = cli(capsys, "simulate", str(f), "--venue", "paper")
+    rc, _, err = cli(capsys, "simulate", str(f), "--venue", "paper")
     assert rc == 1 and "not UTF-8 text" in err
 
 
 def test_a_replay_in_the_spec_folder_still_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, err = cli(capsys, "simulate", str(ROOT / "specs" / "eth_replay_backtest.rebal"),
+    rc, _, err = cli(capsys, "simulate", str(ROOT / "specs" / "eth_replay_backtest.rebal"),
                        "--venue", "replay", "--paths", "2", "--format", "json")
     assert rc == 0, err
 
