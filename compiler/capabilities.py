@@ -35,6 +35,20 @@ FEATURES: dict[str, str] = {
 }
 
 
+#: Venue settings each built-in backend accepts (clause keys of the grammar), written once.
+#: The compiler owns them because its lowering (compiler/venues.py) is what reads each one
+#: into a typed config; a built-in backend declares ``settings=VENUE_SETTINGS[name]``.
+VENUE_SETTINGS: dict[str, frozenset[str]] = {
+    "sim": frozenset(
+        "model correlation funding fee slippage impact maintenance_margin gas rate start_date "
+        "horizon step paths seed".split()
+    ),
+    "ccxt": frozenset("exchange account on_stray".split()),
+    "keeper": frozenset("chain rpc signer vault router oracle token on_stray".split()),
+    "solver": frozenset("chain rpc signer vault oracle settlement valid_for token".split()),
+}
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """A backend's declaration: support per feature; anything absent is unsupported."""

@@ -11,19 +11,12 @@ from rebal.dsl import ast
 from rebal.dsl.diagnostics import Span
 
 from . import ir
+from .capabilities import VENUE_SETTINGS
 from .lowering import ClauseReader, check_once, words
 from .units import RATIO, SECONDS_PER_YEAR, norm
 
-#: Settings each built-in backend accepts (clause keys of the grammar).
-SETTINGS: dict[str, frozenset[str]] = {
-    "sim": frozenset(
-        "model correlation funding fee slippage impact maintenance_margin gas rate start_date "
-        "horizon step paths seed".split()
-    ),
-    "ccxt": frozenset("exchange account on_stray".split()),
-    "keeper": frozenset("chain rpc signer vault router oracle token on_stray".split()),
-    "solver": frozenset("chain rpc signer vault oracle settlement valid_for token".split()),
-}
+#: Settings each built-in backend accepts (one table, shared with the backends' declarations).
+SETTINGS = VENUE_SETTINGS
 _REPEATABLE = frozenset({"correlation", "funding", "oracle", "token"})
 _STRAYS = ("adopt", "flatten", "halt")
 
@@ -114,9 +107,6 @@ def lower_venue(rd: ClauseReader, v: ast.Venue, instruments: dict[str, ast.Instr
                 signer_env=_str(cl["signer"].args[0]) if "signer" in cl else None,
                 settlement=_str(cl["settlement"].args[0]) if "settlement" in cl else None,
                 valid_for_s=valid if valid is not None else Decimal(600),
-                rpc_env=_str(cl["rpc"].args[0]) if "rpc" in cl else None,
-                vault=_str(cl["vault"].args[0]) if "vault" in cl else None,
-                oracles={_str(c.args[0]): _str(c.args[1]) for c in v.clauses if c.key == "oracle"},
             )
     else:
         config = ir.GenericConfig.model_construct(settings={

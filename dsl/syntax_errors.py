@@ -145,7 +145,7 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> Diagnostic
                 f"not end statements: give `{number}` a unit (`{as_pct}%` if it is a "
                 "fraction) or end that statement with `;`",
             )
-    if tok.type == "EQUAL" and "__ANON_2" in expected:
+    if tok.type == "EQUAL" and "EQ_EQ" in expected:
         return make("E101", "`=` is not a comparison", span,
                     "to compare, write `==` (or `<`, `<=`, `>`, `>=`, `!=`); "
                     "`=` only maps an instrument to a venue symbol")

@@ -13,7 +13,7 @@ import pytest
 from rebal.backends import registry
 from rebal.compiler import check_source
 from rebal.compiler.capabilities import FEATURES, Capabilities
-from rebal.compiler.venues import SETTINGS
+from rebal.compiler.lowering import words
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "backends.md"
@@ -47,9 +47,35 @@ def test_every_builtin_declares_every_feature_explicitly() -> None:
                 assert feature in decl.notes, f"{name}: say why {feature} is {support}"
 
 
-def test_declared_settings_match_the_grammar() -> None:
+def test_an_unknown_setting_lists_what_the_backend_declares() -> None:
+    """The settings a backend declares are the ones `rebal check` accepts (one table)."""
     for name in registry.BUILTINS:
-        assert registry.get(name).capabilities.settings == SETTINGS[name], name
+        declared = registry.get(name).capabilities.settings
+        foreign = "exchange \"deribit\"" if name == "sim" else "seed 3"  # another backend's
+        src = SPEC_WITH_SETTING.format(backend=name, setting=foreign)
+        res = check_source(src, "s.rebal", capabilities=registry.capabilities())
+        key = foreign.split()[0]
+        e802 = [d for d in res.diagnostics if d.code == "E802" and key in d.message]
+        assert e802, name
+        listed = {w.strip("`") for w in (e802[0].help or "").split("accept: ", 1)[1].split(", ")}
+        assert listed == {words(k) for k in declared}, name
+
+
+SPEC_WITH_SETTING = """strategy s {{
+  instruments {{
+    ETH spot ETH
+  }}
+  owns ETH
+  target delta 0 ETH {{
+    band 1 ETH
+    hedge with ETH
+  }}
+  trigger {{ on breach }}
+  venue v via {backend} {{
+    {setting}
+  }}
+}}
+"""
 
 
 def test_sim_supports_everything_and_onchain_backends_trade_spot_and_cash_only() -> None:

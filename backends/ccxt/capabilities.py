@@ -5,10 +5,10 @@ Light on purpose: `rebal check` imports this module, never ccxt itself.
 
 from __future__ import annotations
 
-from rebal.compiler.capabilities import Capabilities
+from rebal.compiler.capabilities import VENUE_SETTINGS, Capabilities
 
-#: Venue settings a `via ccxt` block accepts (clause keys of the grammar).
-SETTINGS = frozenset("exchange account on_stray".split())
+#: Venue settings a `via ccxt` block accepts: the compiler's table, written once.
+SETTINGS = VENUE_SETTINGS["ccxt"]
 
 CAPABILITIES = Capabilities(
     backend="ccxt",

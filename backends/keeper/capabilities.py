@@ -5,10 +5,10 @@ Light on purpose: `rebal check` imports this module, never web3 itself.
 
 from __future__ import annotations
 
-from rebal.compiler.capabilities import Capabilities
+from rebal.compiler.capabilities import VENUE_SETTINGS, Capabilities
 
-#: Venue settings a `via keeper` block accepts (clause keys of the grammar).
-SETTINGS = frozenset("chain rpc signer vault router oracle token on_stray".split())
+#: Venue settings a `via keeper` block accepts: the compiler's table, written once.
+SETTINGS = VENUE_SETTINGS["keeper"]
 
 _NO_DERIVATIVES = ("the keeper swaps ERC-20 tokens through a router; it holds spot and cash "
                    "only")

@@ -79,7 +79,9 @@ def as_mask(v: Value, batch: int) -> NDArray[np.bool_]:
     return arr if arr.shape == (batch,) else np.broadcast_to(arr, (batch,))
 
 
-def _is_currency(unit: str, layout: Layout) -> bool:
+def is_currency(unit: str, layout: Layout) -> bool:
+    """The one greek-unit convention: a greek or delta written in this unit is a value in
+    currency (a par currency or the numeraire), not a quantity of the underlying asset."""
     return unit in PAR_CURRENCIES or unit == layout.numeraire
 
 
@@ -149,7 +151,7 @@ class _Compiler:
         name, lay = e.name, self.layout
         if name in ("delta", "gamma", "vega", "theta"):
             cols = self._assets_for(e.asset)
-            in_ccy = _is_currency(e.unit, lay) or e.asset is None
+            in_ccy = is_currency(e.unit, lay) or e.asset is None
             if name != "delta":
                 setattr(self.needs, name, True)
             return _greek_ref(name, cols, in_ccy)

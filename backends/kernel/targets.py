@@ -34,9 +34,9 @@ from rebal.compiler import ir
 
 from .bands import BandFn, compile_band
 from .context import StepContext
-from .evaluator import Needs
+from .evaluator import Needs, is_currency
 from .history import PriceHistory
-from .layout import PAR_CURRENCIES, Layout
+from .layout import Layout
 
 __all__ = ["Row", "build_targets"]
 
@@ -70,10 +70,6 @@ class Row:
 # ---------------------------------------------------------------------- building rows
 
 
-def _is_ccy(unit: str, layout: Layout) -> bool:
-    return unit in PAR_CURRENCIES or unit == layout.numeraire
-
-
 def _const_fn(v: float) -> Fn:
     return lambda c: v
 
@@ -99,7 +95,7 @@ class _Builder:
     def delta_rows(self, t: ir.DeltaTarget) -> list[Row]:
         lay = self.lay
         a = lay.asset_col(t.asset)
-        ccy = _is_ccy(t.unit, lay)
+        ccy = is_currency(t.unit, lay)
         for name in t.hedge:
             self.hcol(name)
         band, offs = self.band(t.band, t.unit, a)
@@ -118,7 +114,7 @@ class _Builder:
         setattr(self.needs, t.greek, True)
         for name in t.hedge:
             self.hcol(name)
-        g, ccy = t.greek, _is_ccy(t.unit, lay)
+        g, ccy = t.greek, is_currency(t.unit, lay)
 
         def conv(c: StepContext, v: Any) -> Any:
             s = c.spot[:, a]

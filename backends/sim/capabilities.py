@@ -5,13 +5,10 @@ Light on purpose: `rebal check` imports this module, never the simulator itself 
 
 from __future__ import annotations
 
-from rebal.compiler.capabilities import Capabilities, all_native
+from rebal.compiler.capabilities import VENUE_SETTINGS, Capabilities, all_native
 
-#: Venue settings a `via sim` block accepts (clause keys of the grammar).
-SETTINGS = frozenset(
-    "model correlation funding fee slippage impact maintenance_margin gas rate start_date "
-    "horizon step paths seed".split()
-)
+#: Venue settings a `via sim` block accepts: the compiler's table, written once.
+SETTINGS = VENUE_SETTINGS["sim"]
 
 CAPABILITIES: Capabilities = all_native(
     "sim",

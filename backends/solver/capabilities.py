@@ -5,10 +5,10 @@ Light on purpose: `rebal check` imports this module, never web3 itself.
 
 from __future__ import annotations
 
-from rebal.compiler.capabilities import Capabilities
+from rebal.compiler.capabilities import VENUE_SETTINGS, Capabilities
 
-#: Venue settings a `via solver` block accepts (clause keys of the grammar).
-SETTINGS = frozenset("chain rpc signer vault oracle settlement valid_for token".split())
+#: Venue settings a `via solver` block accepts: the compiler's table, written once.
+SETTINGS = VENUE_SETTINGS["solver"]
 
 _NO_DERIVATIVES = "intents swap ERC-20 tokens; a solver venue holds spot and cash only"
 
