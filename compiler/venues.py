@@ -107,6 +107,9 @@ def lower_venue(rd: ClauseReader, v: ast.Venue, instruments: dict[str, ast.Instr
                 signer_env=_str(cl["signer"].args[0]) if "signer" in cl else None,
                 settlement=_str(cl["settlement"].args[0]) if "settlement" in cl else None,
                 valid_for_s=valid if valid is not None else Decimal(600),
+                rpc_env=_str(cl["rpc"].args[0]) if "rpc" in cl else None,
+                vault=_str(cl["vault"].args[0]) if "vault" in cl else None,
+                oracles={_str(c.args[0]): _str(c.args[1]) for c in v.clauses if c.key == "oracle"},
             )
     else:
         config = ir.GenericConfig.model_construct(settings={
