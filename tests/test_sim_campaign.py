@@ -22,7 +22,7 @@ from rebal.backends.sim.command import run_simulate
 from rebal.compiler.api import check_source
 
 EXAMPLES = int(os.environ.get("REBAL_FUZZ_EXAMPLES", "0"))
-CAMPAIGN = settings(max_examples=EXAMPLES or 60, deadline=None, database=None,
+CAMPAIGN = settings(max_examples=EXAMPLES or 40, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow,
                                            HealthCheck.function_scoped_fixture])
 
