@@ -111,8 +111,8 @@ def run_fits(cx: RuleContext) -> Iterator[Diagnostic]:
         size = run_size(cx.strategy, cfg)
         if size.bytes > free:
             yield make("W908", f"simulating venue `{v.name}` needs about "
-                       f"{human_bytes(size.bytes)} of memory; this machine has "
-                       f"{human_bytes(free)} free", cx.span(f"venues[{v.name}].paths",
+                       f"{human_bytes(size.bytes)} of memory, more than this machine has "
+                       "free", cx.span(f"venues[{v.name}].paths",
                                                              f"venues[{v.name}]"),
                        "lower `paths` (memory grows with paths, not with steps)")
 
