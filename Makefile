@@ -24,7 +24,7 @@ help:
 	@echo "make demo    setup, then check, explain and simulate the example specs"
 	@echo "make test    setup, then run the whole test suite (pytest -n $(JOBS))"
 	@echo "make bench   setup, then run every benchmarks/bench_*.py"
-	@echo "make lint    setup, then ruff check and mypy --strict on dsl and compiler"
+	@echo "make lint    setup, then ruff check and mypy --strict on dsl, compiler and the kernel"
 	@echo "make clean   remove .venv, build outputs and caches"
 
 venv setup: $(STAMP)
@@ -68,7 +68,7 @@ lint typecheck: $(STAMP)
 	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)/rebal
 	for f in rebal/*; do case "$$f" in */__pycache__) ;; *) ln -s "$(CURDIR)/$$f" $(TYPECHECK)/rebal/ ;; esac; done
 	for d in dsl compiler backends; do ln -s "$(CURDIR)/$$d" $(TYPECHECK)/rebal/$$d; done
-	MYPYPATH=$(TYPECHECK) $(BIN)/python -m mypy -p rebal.dsl -p rebal.compiler \
+	MYPYPATH=$(TYPECHECK) $(BIN)/python -m mypy -p rebal.dsl -p rebal.compiler -p rebal.backends.kernel \
 		| sed -E 's#^([^ :]*/)?$(TYPECHECK)/rebal/(dsl|compiler|backends)/#\2/#'
 
 clean:

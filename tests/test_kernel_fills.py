@@ -74,13 +74,13 @@ def test_a_resting_child_blocks_the_next_until_final_and_partial_fills_reduce_th
         later = d.decide(t)
         assert not later.any_orders and not later.triggered[0]
     assert d.fill(dec, -0.4, 11 * MIN, final=False)
-    assert d.k.book.parent[0, 0] == pytest.approx(-3.6)
+    assert d.k.order_book.parent[0, 0] == pytest.approx(-3.6)
     assert not d.decide(12 * MIN).any_orders  # still in flight
     assert d.fill(dec, -0.1, 13 * MIN, final=True)  # done: 0.5 of the 1.0 child filled
     nxt = d.decide(15 * MIN)
     assert tuple(nxt.order_ids[0, 0]) == (1, 1)
     assert nxt.orders[0, 0] == pytest.approx(-1.0)  # the parent's remainder goes on
-    assert d.k.book.parent[0, 0] == pytest.approx(-3.5)
+    assert d.k.order_book.parent[0, 0] == pytest.approx(-3.5)
 
 
 def test_an_unfilled_child_cancels_its_parent_and_the_triggers_decide_afresh() -> None:
@@ -88,7 +88,7 @@ def test_an_unfilled_child_cancels_its_parent_and_the_triggers_decide_afresh() -
     dec = d.decide(0.0)
     d.k.sent(dec)
     assert d.fill(dec, 0.0, 1 * MIN, final=True)  # IOC expired, nothing filled
-    assert d.k.book.parent[0, 0] == 0.0
+    assert d.k.order_book.parent[0, 0] == 0.0
     again = d.decide(5 * MIN)  # still 4 ETH out of band: a new parent, next split slot
     assert tuple(again.order_ids[0, 0]) == (2, 0)
 
@@ -120,7 +120,7 @@ def test_a_fill_of_an_order_no_longer_in_flight_only_books_cost_and_cooldown() -
     d.fill(dec, 0.0, 1 * MIN, final=True)  # done, parent cancelled
     assert not d.fill(dec, -0.2, 2 * MIN, final=True, cost=3.0)  # a straggler
     assert d.k.triggers.last_trade[0] == 2 * MIN
-    assert d.k.book.parent[0, 0] == 0.0
+    assert d.k.order_book.parent[0, 0] == 0.0
 
 
 def test_an_order_in_flight_survives_a_restart() -> None:

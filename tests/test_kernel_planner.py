@@ -403,7 +403,7 @@ def test_a_cash_leg_is_moved_by_trading_the_other_legs() -> None:
     np.testing.assert_allclose(dec.measure[0], [0.0, 1.0])
     assert not dec.unmet.any()  # both 50% legs are met by one purchase of WETH
     assert dec.hedge_orders[0, 0] == pytest.approx(10.0)  # first 10 ETH child of 40 ETH
-    np.testing.assert_allclose(k.book.parent[0, 0], 40.0)
+    np.testing.assert_allclose(k.order_book.parent[0, 0], 40.0)
 
 
 def test_leverage_recenters_half_way() -> None:

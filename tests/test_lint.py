@@ -1,4 +1,5 @@
-"""House style as tests: ruff clean everywhere, `mypy --strict` clean on dsl and compiler.
+"""House style as tests: ruff clean everywhere, `mypy --strict` clean on dsl, compiler and
+the decision kernel (backends/kernel).
 
 mypy and the package-dir mapping: dsl/ installs as rebal.dsl, compiler/ as rebal.compiler.
 The editable install (`pip install -e .`) maps them with an import hook that mypy cannot
@@ -64,6 +65,8 @@ def test_mypy_strict_on_dsl_and_compiler(tmp_path: Path) -> None:
             "rebal.dsl",
             "-p",
             "rebal.compiler",
+            "-p",
+            "rebal.backends.kernel",
         ],
         env=env,
     )

@@ -4,7 +4,7 @@ A :class:`StepContext` is made fresh for every ``decide`` call. Expressions, tar
 gate all read the same instance, so a quantity several rules need (portfolio delta, leverage)
 is computed once per step, and one no rule needs is never computed.
 
-Portfolio greeks (per asset column, over every position including the book):
+Portfolio greeks (per asset column, over every position, the spec's book included):
 
 * ``delta_units``: sum of quantity x delta, in units of the underlying;
 * ``gamma_units``: sum of quantity x d2V/dS2; ``vega_units``: per 1.00 of vol;
@@ -26,7 +26,8 @@ from numpy.typing import NDArray
 from .layout import Layout, weighted_sum
 from .valuation import Marks
 
-__all__ = ["MarketView", "PortfolioView", "StepContext"]
+__all__ = ["EquityPeak", "MarketView", "PortfolioView", "StepContext", "gross_exposure", "gross_leverage",
+           "unit_exposure"]
 
 FloatArray = NDArray[np.float64]
 
@@ -76,20 +77,76 @@ class PortfolioView:
     equity: FloatArray
 
 
+def unit_exposure(marks: Marks) -> FloatArray:
+    """Delta-equivalent exposure of one unit of each instrument, ``|delta S|``, ``(B, I)``."""
+    return np.abs(marks.delta * marks.notional)
+
+
+def gross_exposure(positions: FloatArray, unit: FloatArray) -> FloatArray:
+    """Gross delta-equivalent exposure ``sum |q| |delta S|``, numeraire, ``(B,)``."""
+    return (np.abs(positions) * unit).sum(axis=1)  # type: ignore[no-any-return]
+
+
+def gross_leverage(exposure: FloatArray, equity: FloatArray) -> FloatArray:
+    """Gross exposure over equity, infinite where equity is not positive, ``(B,)``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lev = exposure / equity
+    return np.where(equity > 0.0, lev, np.inf)
+
+
+class EquityPeak:
+    """The running peak of equity per row, and the drawdown from it: ``1 - E / peak`` (0 while
+    the peak is not positive). The kernel keeps one over the equity it decides on (``halt when
+    drawdown``); the simulator one over the equity after each step's trades (the
+    ``max_drawdown`` figure), starting at the initial equity."""
+
+    def __init__(self, batch: int, start: FloatArray | None = None) -> None:
+        self.peak = np.full(batch, -np.inf) if start is None else np.array(start, dtype=float)
+        self._positive = start is not None and bool((self.peak > 0.0).all())
+        self._min_ratio = np.ones(batch)  # lowest E / peak seen by track()
+
+    def update(self, equity: FloatArray) -> None:
+        np.maximum(self.peak, equity, out=self.peak)
+
+    def drawdown(self, equity: FloatArray) -> FloatArray:
+        peak = self.peak
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dd = 1.0 - equity / peak
+        return np.where(peak > 0.0, np.maximum(dd, 0.0), 0.0)
+
+    def track(self, equity: FloatArray, scratch: FloatArray) -> None:
+        """:meth:`update`, then remember the deepest drawdown (``max_drawdown``)."""
+        self.update(equity)
+        if self._positive:  # the peak never falls below a positive start
+            np.divide(equity, self.peak, out=scratch)
+            np.minimum(self._min_ratio, scratch, out=self._min_ratio)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(self.peak > 0.0, equity / self.peak, 1.0)
+            np.minimum(self._min_ratio, ratio, out=self._min_ratio)
+
+    @property
+    def max_drawdown(self) -> FloatArray:
+        """The deepest drawdown :meth:`track` has seen, ``(B,)``."""
+        return 1.0 - self._min_ratio
+
+
 class StepContext:
     """Inputs of one step plus lazily computed portfolio measures."""
 
-    def __init__(self, t_s: float, layout: Layout, market: MarketView, book: PortfolioView,
-                 marks: Marks, peak: FloatArray, observed_t: float | None) -> None:
+    def __init__(self, t_s: float, layout: Layout, market: MarketView,
+                 portfolio: PortfolioView,
+                 marks: Marks, peak: EquityPeak | FloatArray, observed_t: float | None) -> None:
         self.t_s = t_s
         self.layout = layout
         self.market = market
         self.marks = marks
-        self.positions = book.positions
-        self.equity = book.equity
-        self.peak = peak
+        self.positions = portfolio.positions
+        self.equity = portfolio.equity
+        self.peak = peak if isinstance(peak, EquityPeak) else EquityPeak(
+            portfolio.positions.shape[0], start=peak)
         self.observed_t = observed_t
-        self.batch = book.positions.shape[0]
+        self.batch = portfolio.positions.shape[0]
         self._delta: dict[int, FloatArray] = {}
 
     @cached_property
@@ -166,21 +223,16 @@ class StepContext:
     @cached_property
     def gross_exposure(self) -> FloatArray:
         """Sum over positions of ``|q delta S|`` in the numeraire, ``(B,)``."""
-        return np.abs(self.positions * self.marks.delta * self.marks.notional).sum(axis=1)
+        return gross_exposure(self.positions, unit_exposure(self.marks))
 
     @cached_property
     def leverage(self) -> FloatArray:
-        eq = self.equity
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lev = self.gross_exposure / eq
-        return np.where(eq > 0.0, lev, np.inf)
+        """Gross leverage (the only "leverage"): :func:`gross_leverage`."""
+        return gross_leverage(self.gross_exposure, self.equity)
 
     @cached_property
     def drawdown(self) -> FloatArray:
-        peak = self.peak
-        with np.errstate(divide="ignore", invalid="ignore"):
-            dd = 1.0 - self.equity / peak
-        return np.where(peak > 0.0, np.maximum(dd, 0.0), 0.0)
+        return self.peak.drawdown(self.equity)
 
     @cached_property
     def price_age(self) -> FloatArray | float:
@@ -193,8 +245,8 @@ class StepContext:
     def oracle_deviation(self) -> FloatArray | float:
         if self.market.oracle is None:
             return 0.0
-        dev = np.abs(self.market.oracle / self.market.spot - 1.0)
-        return dev.max(axis=1)
+        dev: FloatArray = np.abs(self.market.oracle / self.market.spot - 1.0).max(axis=1)
+        return dev
 
     def funding(self, col: int) -> FloatArray | float:
         f = self.market.funding

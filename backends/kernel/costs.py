@@ -30,9 +30,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .context import MarketView, StepContext
+from .costmodel import estimate_cost
 from .layout import Layout
 from .modes import Settings
-from .orders import RollingBuckets, estimate_cost
+from .orders import RollingBuckets
 
 __all__ = ["CostRules"]
 
@@ -41,7 +42,7 @@ BoolArray = NDArray[np.bool_]
 
 
 def _on(setting: Any) -> bool:
-    return setting.present()
+    return bool(setting.present())
 
 
 def _known(gas: Any) -> Any:

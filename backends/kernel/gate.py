@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 from rebal.compiler import ir
 from rebal.compiler.riskmath import liquidation_move
 
+from .context import gross_exposure, gross_leverage, unit_exposure
 from .layout import PAR_CURRENCIES, Layout
 from .valuation import Marks
 
@@ -52,11 +53,13 @@ def maintenance_requirement(layout: Layout, positions: FloatArray, notional: Flo
     cols = np.flatnonzero(layout.is_linear)
     if margin is not None:
         m = np.asarray(margin, dtype=np.float64)[cols]
-        return (m * np.abs(positions[:, cols] * notional[:, cols])).sum(axis=1)
+        stated: FloatArray = (m * np.abs(positions[:, cols] * notional[:, cols])).sum(axis=1)
+        return stated
     mm = layout.costs.maintenance_margin
     if mm == 0.0:
         return np.zeros(positions.shape[0])
-    return mm * np.abs(positions[:, cols] * notional[:, cols]).sum(axis=1)
+    req: FloatArray = mm * np.abs(positions[:, cols] * notional[:, cols]).sum(axis=1)
+    return req
 
 
 def liquidation_distance(layout: Layout, positions: FloatArray, marks: Marks, equity: FloatArray,
@@ -158,12 +161,9 @@ class Gate:
         if self.max_leverage is not None:
             # Post-trade exposure over current equity: a target exactly at the limit must not
             # be refused because the trade's own fee shaves the equity.
-            expo = np.abs(marks.delta * notional)
-            pre = (np.abs(positions) * expo).sum(axis=1)
-            after = (np.abs(post) * expo).sum(axis=1)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                lev_post = np.where(equity > 0.0, after / equity, np.inf)
-                lev_pre = np.where(equity > 0.0, pre / equity, np.inf)
+            unit = unit_exposure(marks)
+            lev_pre = gross_leverage(gross_exposure(positions, unit), equity)
+            lev_post = gross_leverage(gross_exposure(post, unit), equity)
             refuse("max leverage",
                    (lev_post > self.max_leverage + _TOL) & ~(lev_post <= lev_pre + _TOL))
         if self.buffer is not None:

@@ -101,7 +101,8 @@ class RollingVariance:
         span_y = (self._t_end - self._start[tail]) / SECONDS_PER_YEAR
         if span_y <= 0.0:
             return fallback
-        return np.sqrt(np.maximum(self._sum, 0.0) / span_y)
+        vol: FloatArray = np.sqrt(np.maximum(self._sum, 0.0) / span_y)
+        return vol
 
 
 class PriceHistory:

@@ -40,11 +40,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .layout import Layout
 from .triggers import SPLIT
 from .valuation import Marks
 
-__all__ = ["OrderBook", "RollingBuckets", "estimate_cost", "fill_slippage"]
+__all__ = ["OrderBook", "RollingBuckets"]
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -104,35 +103,15 @@ class RollingBuckets:
         k = self._advance(t_s)
         w = np.asarray(window_s, dtype=np.float64)
         if w.ndim == 0:
-            nw = min(math.ceil(float(w) / self.width - 1e-9), self.n)
-            idx = (k - np.arange(max(nw, 1))) % self.n
-            return self.buckets[:, idx].sum(axis=1)
+            n_one = min(math.ceil(float(w) / self.width - 1e-9), self.n)
+            idx = (k - np.arange(max(n_one, 1))) % self.n
+            one: FloatArray = self.buckets[:, idx].sum(axis=1)
+            return one
         nw = np.minimum(np.ceil(w / self.width - 1e-9), self.n).astype(np.intp)
         lags = (k - np.arange(self.n)) % self.n
         cum = np.cumsum(self.buckets[:, lags], axis=1)
-        return cum[np.arange(w.size), np.maximum(nw, 1) - 1]
-
-
-def fill_slippage(layout: Layout, qty: FloatArray, price: FloatArray) -> FloatArray:
-    """Slippage fraction of each leg: fixed venue slippage plus size impact, ``(B, I)``."""
-    c = layout.costs
-    slip = c.slippage + np.abs(qty) * c.impact_units
-    if c.impact_notional:
-        slip = slip + np.abs(qty) * price * c.impact_notional
-    return slip
-
-
-def estimate_cost(layout: Layout, qty: FloatArray, price: FloatArray, gas_ccy: Any,
-                  fee: FloatArray | None = None) -> FloatArray:
-    """Fees plus slippage plus gas the venue would charge for ``qty`` ``(B, I)``, numeraire
-    ``(B,)``; ``fee`` per instrument ``(I,)`` when the venue states it (else the layout's),
-    ``gas_ccy`` one transaction's gas (0.0: none)."""
-    trade_value = np.abs(qty) * price
-    frac = (layout.costs.fee if fee is None else fee) + fill_slippage(layout, qty, price)
-    cost = (trade_value * frac).sum(axis=1)
-    if not (isinstance(gas_ccy, float) and gas_ccy == 0.0):
-        cost = cost + np.where(_any_cols(qty != 0.0), gas_ccy, 0.0)
-    return cost
+        per_row: FloatArray = cum[np.arange(w.size), np.maximum(nw, 1) - 1]
+        return per_row
 
 
 class OrderBook:

@@ -4,7 +4,7 @@
 kernel = Kernel.build(strategy, venue, batch)        # compile everything once
 kernel.observe(t_s, spot)                            # price history (realized vol, price_age)
 marks = kernel.mark(t_s, market)                     # prices and greeks, for equity
-dec = kernel.decide(t_s, market, book, marks)        # plan + cost limits + risk gate
+dec = kernel.decide(t_s, market, portfolio, marks)   # plan + cost limits + risk gate
 kernel.record(dec, fills)                            # budgets, order counts, cooldowns
 ```
 
@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 
 from rebal.compiler import ir
 
-from .context import MarketView, PortfolioView, StepContext
+from .context import EquityPeak, MarketView, PortfolioView, StepContext
 from .costs import CostRules
 from .evaluator import Needs, as_mask, compile_expr
 from .gate import Gate
@@ -180,9 +180,9 @@ class Kernel:
         # asks for a trade smaller than the band, so breach-only specs skip the dust filter.
         dust = self.triggers.has_clock or bool(strategy.modes) or any(
             r.band is None for r in self.targets.rows)
-        self.book = OrderBook(self.hedge_cols, batch, splits, drop_dust=dust, step_s=step_s)
+        self.order_book = OrderBook(self.hedge_cols, batch, splits, drop_dust=dust, step_s=step_s)
         self.splits = splits
-        self.peak = np.full(batch, -np.inf)
+        self.equity_peak = EquityPeak(batch)
         self.track_peak = needs.drawdown
         self.halted = np.zeros(batch, dtype=bool)
         self.stopped = np.zeros(batch, dtype=bool)
@@ -193,6 +193,11 @@ class Kernel:
         self._refused0 = np.zeros(batch, dtype=np.int16)
         self.mode_names = self.modes.names
         self.row_labels = tuple(r.label for r in self.targets.rows)
+
+    @property
+    def peak(self) -> FloatArray:
+        """The running equity peak per row (``drawdown`` is measured from it)."""
+        return self.equity_peak.peak
 
     @classmethod
     def build(cls, strategy: ir.Strategy, venue: ir.Venue | str | None, batch: int, *,
@@ -228,7 +233,7 @@ class Kernel:
     def stop(self, paths: BoolArray) -> None:
         """Stop trading on ``paths`` for good (e.g. liquidated); pending parents are dropped."""
         self.stopped |= paths
-        self.book.cancel(paths)
+        self.order_book.cancel(paths)
         self.refresh_blocked()
 
     def resume(self, paths: BoolArray | None = None) -> None:
@@ -256,28 +261,29 @@ class Kernel:
 
     # ------------------------------------------------------------------ the step
 
-    def decide(self, t_s: float, market: MarketView, book: PortfolioView,
+    def decide(self, t_s: float, market: MarketView, portfolio: PortfolioView,
                marks: Marks | None = None) -> Decision:
         """Plan, limit and gate this step's orders."""
         if marks is None:
             marks = self.mark(t_s, market)
         if self.track_peak:
-            np.maximum(self.peak, book.equity, out=self.peak)
-        ctx = StepContext(t_s, self.layout, market, book, marks, self.peak, self.history.last_t)
+            self.equity_peak.update(portfolio.equity)
+        ctx = StepContext(t_s, self.layout, market, portfolio, marks, self.equity_peak,
+                          self.history.last_t)
         b = self.batch
         if self.halts:
             for cond in self.halts:
                 self.halted |= as_mask(cond(ctx), b)
             if self.halted.any():
                 self._any_blocked = True
-                self.book.cancel(self.halted)
+                self.order_book.cancel(self.halted)
         mode = self.modes.active(ctx)
         sol = self.targets.evaluate(ctx)
 
         blocked: BoolArray | None = None
         if self._any_blocked:
             blocked = self.stopped | self.halted
-        pending = self.book.pending()
+        pending = self.order_book.pending()
         if pending is not None:
             blocked = pending if blocked is None else blocked | pending
         fire, reason = self.triggers.fire(ctx, mode, sol.breach, blocked)
@@ -287,18 +293,20 @@ class Kernel:
         if fire.any():
             d = self.targets.desired_change(sol)
             x, unmet = self.targets.solve(ctx, sol, d, fire)
-            self.book.open(fire, x, reason, s.min_trade(ctx, mode), marks, book.positions)
+            self.order_book.open(fire, x, reason, s.min_trade(ctx, mode), marks,
+                                 portfolio.positions)
         split = s.split_size(ctx, mode)
         lot = None
         if market.contract_size is not None:
             lot = np.asarray(market.contract_size, dtype=np.float64)[self.hedge_cols]
-        child, child_reason = self.book.release(
+        child, child_reason = self.order_book.release(
             t_s, split, s.split_every_s(ctx, mode) if not _is_nan(split) else 0.0, marks, lot)
         refused = self._refused0
         est: FloatArray | None = None
         any_orders = bool(child_reason.any())
         if any_orders and (self.costs.active or self.gate.active):
-            child, child_reason, refused, est = self._limits(ctx, mode, book, child, child_reason)
+            child, child_reason, refused, est = self._limits(ctx, mode, portfolio, child,
+                                                             child_reason)
             any_orders = bool(child_reason.any())
 
         limit = None
@@ -309,12 +317,12 @@ class Kernel:
             reason=child_reason, triggered=fire, mode=mode,
             halted=self.halted.copy() if self.halts else self.halted, refused=refused,
             unmet_rows=unmet, rows=sol, est_cost=est, any_orders=any_orders, marks=marks,
-            children=self.book.children,
-            order_seq=(self.book.parent_seq.copy(), self.book.child_seq.copy())
+            children=self.order_book.children,
+            order_seq=(self.order_book.parent_seq.copy(), self.order_book.child_seq.copy())
             if any_orders else None,
         )
 
-    def _limits(self, ctx: StepContext, mode: Any, book: PortfolioView, child: FloatArray,
+    def _limits(self, ctx: StepContext, mode: Any, portfolio: PortfolioView, child: FloatArray,
                 reason: NDArray[np.int8]) -> tuple[FloatArray, NDArray[np.int8],
                                                    NDArray[np.int16], FloatArray]:
         """Cost limits then the risk gate on this step's children (hedge space in and out)."""
@@ -328,8 +336,9 @@ class Kernel:
             recent = None
             if self.order_counts is not None:
                 recent = self.order_counts.total(ctx.t_s, self.gate.max_orders[1])  # type: ignore[index]
-            kids = self.book.children
-            code = self.gate.check(book.positions, full, ctx.marks, book.equity, est, recent,
+            kids = self.order_book.children
+            code = self.gate.check(portfolio.positions, full, ctx.marks, portfolio.equity, est,
+                                   recent,
                                    None if kids is None else kids.sum(axis=1),
                                    ctx.market.maintenance_margin)
             refused = np.where(code != 0, code, refused).astype(np.int16)
@@ -338,7 +347,7 @@ class Kernel:
         if stop.any():
             child = np.where(stop[:, None], 0.0, child)
             est = np.where(stop, 0.0, est)
-            self.book.cancel(stop)
+            self.order_book.cancel(stop)
         has = _any_rows(child)
         reason = (reason * has.view(np.int8)).astype(np.int8)
         return child, reason, refused, est
@@ -359,7 +368,7 @@ class Kernel:
             return
         if self.triggers.has_cooldown:
             self.triggers.traded(dec.t_s, fills.any_filled())
-        self.book.filled(dec.hedge_orders, fills.qty)
+        self.order_book.filled(dec.hedge_orders, fills.qty)
         self.costs.spent(dec.t_s, fills.cost)
         if self.order_counts is not None:
             sent = dec.children if dec.children is not None else dec.hedge_orders != 0.0
@@ -370,7 +379,7 @@ class Kernel:
         (instead of :meth:`record`): the orders count now, the rows wait for the fills."""
         if not dec.any_orders:
             return
-        self.book.sent(dec.hedge_orders)
+        self.order_book.sent(dec.hedge_orders)
         if self.order_counts is not None:
             sent = dec.children if dec.children is not None else dec.hedge_orders != 0.0
             self.order_counts.add(dec.t_s, np.asarray(sent, dtype=np.float64).sum(axis=1))
@@ -383,7 +392,7 @@ class Kernel:
         whether it was the row's child in flight (False: an older order, only its cost and
         cooldown are booked)."""
         parent, child = (int(x) for x in order)
-        live = self.book.report(row, leg, (parent, child), float(qty), final)
+        live = self.order_book.report(row, leg, (parent, child), float(qty), final)
         if cost:
             c = np.zeros(self.batch)
             c[row] = cost
@@ -403,7 +412,7 @@ class Kernel:
 
 
 def _any_rows(a: FloatArray) -> BoolArray:
-    out = a[:, 0] != 0.0
+    out: BoolArray = a[:, 0] != 0.0
     for j in range(1, a.shape[1]):
         out |= a[:, j] != 0.0
     return out

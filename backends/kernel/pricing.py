@@ -118,7 +118,7 @@ def _intrinsic(s: _Setup) -> tuple[FloatArray, FloatArray, FloatArray]:
 
 
 def price_delta_into(S: ArrayLike, wd1: FloatArray, wd2: FloatArray, kd: ArrayLike,
-                     w: ArrayLike, price: FloatArray, delta: FloatArray,
+                     w: FloatArray | float, price: FloatArray, delta: FloatArray,
                      scratch: FloatArray | None = None) -> None:
     """Black–Scholes price and delta from ``w d1`` and ``w d2``, written in place.
 
@@ -131,10 +131,11 @@ def price_delta_into(S: ArrayLike, wd1: FloatArray, wd2: FloatArray, kd: ArrayLi
     the kernel's in-place marking of option books all call it.
     """
     n1 = delta if scratch is None else scratch
+    kd_: Any = kd  # an array or a scalar; numpy's stubs cannot multiply "ArrayLike" in place
     ndtr(wd1, out=n1)  # N(w d1)
     np.multiply(S, n1, out=price)
     ndtr(wd2, out=wd2)
-    wd2 *= kd  # kd N(w d2)
+    wd2 *= kd_  # kd N(w d2)
     price -= wd2
     if scratch is not None:
         price *= w

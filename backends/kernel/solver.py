@@ -24,6 +24,14 @@ FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
 
+def stack_rows(cols: list[Any], batch: int) -> FloatArray:
+    """Per-row values (each ``(B,)`` or a constant) as one ``(B, K)`` array."""
+    out = np.empty((batch, len(cols)), order="F")
+    for r, v in enumerate(cols):
+        out[:, r] = v
+    return out
+
+
 class Solution:
     """Rows evaluated at one step: per row a measure ``(B,)``, a center and band levels
     (floats or ``(B,)``), and whether any banded row is outside its band ``(B,)``."""
@@ -38,11 +46,7 @@ class Solution:
 
     def stack(self, which: str) -> FloatArray:
         """One of measure/center/lo/hi as a ``(B, K)`` array."""
-        cols = getattr(self, which)
-        out = np.empty((self.batch, len(cols)), order="F")
-        for r, v in enumerate(cols):
-            out[:, r] = v
-        return out
+        return stack_rows(getattr(self, which), self.batch)
 
 
 class TargetSet:
@@ -153,7 +157,7 @@ class TargetSet:
             for j, fn, const in row.sens:
                 v = const if const is not None else fn(ctx)
                 amat[:, r, j] = v if np.ndim(v) == 0 else np.asarray(v)[idx]
-        dmat = sol_stack(d, b)[idx]
+        dmat = stack_rows(d, b)[idx]
         sol_x = solve_small(amat, dmat)
         x[idx] = sol_x
         m = sol.stack("measure")[idx]
@@ -198,19 +202,12 @@ def solve_small(amat: FloatArray, d: FloatArray) -> FloatArray:
         det = np.linalg.det(m)
         ok = np.abs(det) > 1e-12 * scale**n
         safe = np.where(ok[:, None, None], m, np.eye(n))
-        y = np.linalg.solve(safe, rhs[..., None])[..., 0]
+        y = np.asarray(np.linalg.solve(safe, rhs[..., None])[..., 0], dtype=np.float64)
     x = np.einsum("bhk,bk->bh", at, y) if k < h else y
     if not ok.all():
         bad = ~ok
         x[bad] = np.einsum("bhk,bk->bh", np.linalg.pinv(amat[bad]), d[bad])
     return x
-
-
-def sol_stack(cols: list[Any], batch: int) -> FloatArray:
-    out = np.empty((batch, len(cols)))
-    for r, v in enumerate(cols):
-        out[:, r] = v
-    return out
 
 
 def _flag(unmet: BoolArray | None, b: int, k: int, r: int, bad: Any) -> BoolArray:

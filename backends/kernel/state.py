@@ -103,7 +103,7 @@ def save_state(kernel: Kernel) -> dict[str, Any]:
     rows = [KernelState() for _ in range(b)]
     clock = SharedClock(observed_t=_abs(kernel.history.last_t, epoch))
     trig = kernel.triggers.get_state()
-    released, book = kernel.book.get_state()
+    released, book = kernel.order_book.get_state()
     clock.released_t = _abs(released, epoch)
     budget = order_counts = None
     if kernel.costs.budget is not None:
@@ -184,7 +184,7 @@ def _restore(kernel: Kernel, clock: SharedClock, rows: list[KernelState]) -> Non
         "last_fire": np.array([_rel(r.last_decision_t, epoch) for r in rows]),
         "last_trade": np.array([_rel(r.last_fill_t, epoch) for r in rows])})
     h = kernel.hedge_cols.size
-    kernel.book.set_state(_rel(clock.released_t, epoch, None), {
+    kernel.order_book.set_state(_rel(clock.released_t, epoch, None), {
         "parent": np.array([r.parent for r in rows], dtype=np.float64).reshape(len(rows), h),
         "parent_reason": np.array([r.parent_reason for r in rows]),
         "split_started": np.array([r.split_started for r in rows]),

@@ -12,7 +12,8 @@ Measures, in the target's unit:
 * ``weights``: one row per leg, ``q p / equity`` (p = notional for perps/futures, else price);
   a leg in a par-currency cash instrument is the cash balance over equity, moved by buying
   and selling the other (value-carrying) legs rather than traded itself;
-* ``leverage``: net exposure of the hedge instruments ``sum q delta S / equity``;
+* ``leverage`` targets: the *net exposure* of the hedge instruments ``sum q delta S / equity``
+  (row kind ``net_exposure``; "leverage" elsewhere in the kernel is gross leverage only);
 * ``cppi``: the risky instrument's weight; its center is
   ``min(multiplier x max(equity - floor x capital, 0), equity) / equity``.
 
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,22 +46,26 @@ BoolArray = NDArray[np.bool_]
 Fn = Callable[[StepContext], Any]
 
 
-@dataclass
-class Row:
-    """One measured quantity the planner keeps near its center."""
+RowKind = Literal["delta", "greek", "weight", "cash_weight", "net_exposure", "cppi"]
+Sens = list[tuple[int, Callable[..., Any], float | None]]
 
+
+@dataclass(kw_only=True)
+class Row:
+    """One measured quantity the planner keeps near its center (built by keyword only)."""
+
+    kind: RowKind
     label: str
     unit: str
     measure: Fn
     center: Fn
-    center_const: float | None
+    center_const: float | None  # the center when it is a constant
     band: BandFn | None
-    band_offsets: tuple[float, float] | None
-    sens: list[tuple[int, Fn, float | None]]  # (hedge column, a_j(ctx), constant a_j or None)
-    to: str
-    fraction: float
+    band_offsets: tuple[float, float] | None  # constant (lo, hi) offsets from the center
+    sens: Sens  # (hedge column, a_j(ctx), constant a_j or None)
+    to: str  # rebalance to: center | edge
+    fraction: float  # how far toward it
     range_only: bool = False
-    kind: str = ""  # delta | greek | weight | leverage | cppi
     asset: int = -1
     greek: str | None = None
     convert: Callable[[StepContext, Any], Any] | None = None  # greek row: per-unit -> unit
@@ -104,9 +109,10 @@ class _Builder:
             v = c.delta_of(a)
             return v * c.spot[:, a] if ccy else v
 
-        return [Row(f"delta {t.asset}", t.unit, measure, _const_fn(float(t.value)),
-                    float(t.value), band, offs, [], t.rebalance.to,
-                    float(t.rebalance.fraction), kind="delta", asset=a, ccy=ccy)]
+        return [Row(kind="delta", label=f"delta {t.asset}", unit=t.unit, measure=measure,
+                    center=_const_fn(float(t.value)), center_const=float(t.value), band=band,
+                    band_offsets=offs, sens=[], to=t.rebalance.to,
+                    fraction=float(t.rebalance.fraction), asset=a, ccy=ccy)]
 
     def greek_rows(self, t: ir.GreekTarget) -> list[Row]:
         lay = self.lay
@@ -133,9 +139,11 @@ class _Builder:
         band = ir.AsymmetricBand(lower=ir.Const(value=t.lower, unit=t.unit),
                                  upper=ir.Const(value=t.upper, unit=t.unit))
         bfn, _ = self.band(band, t.unit, a)
-        return [Row(f"{g} {t.asset}", t.unit, measure, _const_fn(ctr), ctr, bfn,
-                    (lo - ctr, hi - ctr), [], t.rebalance.to, float(t.rebalance.fraction),
-                    range_only=True, kind="greek", asset=a, greek=g, convert=conv, ccy=ccy)]
+        return [Row(kind="greek", label=f"{g} {t.asset}", unit=t.unit, measure=measure,
+                    center=_const_fn(ctr), center_const=ctr, band=bfn,
+                    band_offsets=(lo - ctr, hi - ctr), sens=[], to=t.rebalance.to,
+                    fraction=float(t.rebalance.fraction), range_only=True, asset=a, greek=g,
+                    convert=conv, ccy=ccy)]
 
     def weight_rows(self, t: ir.WeightsTarget) -> list[Row]:
         rows = []
@@ -153,9 +161,11 @@ class _Builder:
             def sens(c: StepContext, i: int = i) -> Any:
                 return c.exposure_price[:, i] / c.equity
 
-            rows.append(Row(f"weight {leg.instrument}", "", measure, _const_fn(float(leg.weight)),
-                            float(leg.weight), band, offs, [(j, sens, None)], t.rebalance.to,
-                            float(t.rebalance.fraction)))
+            rows.append(Row(kind="weight", label=f"weight {leg.instrument}", unit="",
+                            measure=measure, center=_const_fn(float(leg.weight)),
+                            center_const=float(leg.weight), band=band, band_offsets=offs,
+                            sens=[(j, sens, None)], to=t.rebalance.to,
+                            fraction=float(t.rebalance.fraction)))
         return rows
 
     def _cash_weight_row(self, leg: ir.WeightLeg, i: int, band: Any, offs: Any,
@@ -166,27 +176,31 @@ class _Builder:
         def measure(c: StepContext) -> Any:
             return c.positions[:, i] / c.equity
 
-        return Row(f"weight {leg.instrument}", "", measure, _const_fn(float(leg.weight)),
-                   float(leg.weight), band, offs, [], rebalance.to, float(rebalance.fraction),
-                   kind="cash_weight")
+        return Row(kind="cash_weight", label=f"weight {leg.instrument}", unit="",
+                   measure=measure, center=_const_fn(float(leg.weight)),
+                   center_const=float(leg.weight), band=band, band_offsets=offs, sens=[],
+                   to=rebalance.to, fraction=float(rebalance.fraction))
 
-    def leverage_rows(self, t: ir.LeverageTarget) -> list[Row]:
+    def net_exposure_rows(self, t: ir.LeverageTarget) -> list[Row]:
+        """A ``target leverage``: the hedge instruments' net exposure over equity."""
         cols = [self.lay.col(n) for n in t.hedge]
-        sens = []
+        sens: Sens = []
         for n, i in zip(t.hedge, cols, strict=True):
             def s_fn(c: StepContext, i: int = i) -> Any:
                 return c.marks.delta[:, i] * c.marks.notional[:, i] / c.equity
             sens.append((self.hcol(n), s_fn, None))
 
         def measure(c: StepContext) -> Any:
-            tot = 0.0
+            tot: Any = 0.0
             for i in cols:
                 tot = tot + c.positions[:, i] * c.marks.delta[:, i] * c.marks.notional[:, i]
             return tot / c.equity
 
         band, offs = self.band(t.band, "", -1)
-        return [Row("leverage", "x", measure, _const_fn(float(t.value)), float(t.value), band,
-                    offs, sens, t.rebalance.to, float(t.rebalance.fraction))]
+        return [Row(kind="net_exposure", label="leverage", unit="x", measure=measure,
+                    center=_const_fn(float(t.value)), center_const=float(t.value), band=band,
+                    band_offsets=offs, sens=sens, to=t.rebalance.to,
+                    fraction=float(t.rebalance.fraction))]
 
     def cppi_rows(self, t: ir.CppiTarget) -> list[Row]:
         i = self.lay.col(t.risky)
@@ -207,8 +221,10 @@ class _Builder:
             return c.exposure_price[:, i] / c.equity
 
         band, offs = self.band(t.band, "", -1)
-        return [Row(f"cppi {t.risky}", "fraction", measure, center, None, band, offs,
-                    [(j, sens, None)], t.rebalance.to, float(t.rebalance.fraction))]
+        return [Row(kind="cppi", label=f"cppi {t.risky}", unit="fraction", measure=measure,
+                    center=center, center_const=None, band=band, band_offsets=offs,
+                    sens=[(j, sens, None)], to=t.rebalance.to,
+                    fraction=float(t.rebalance.fraction))]
 
     def finish(self, rows: list[Row]) -> None:
         """Fill in each delta/greek row's sensitivities to every hedge column it depends on."""
@@ -256,7 +272,7 @@ def build_targets(strategy: ir.Strategy, layout: Layout, history: PriceHistory, 
         elif isinstance(t, ir.WeightsTarget):
             rows += b.weight_rows(t)
         elif isinstance(t, ir.LeverageTarget):
-            rows += b.leverage_rows(t)
+            rows += b.net_exposure_rows(t)
         elif isinstance(t, ir.CppiTarget):
             rows += b.cppi_rows(t)
         else:  # pragma: no cover - the IR union is closed

@@ -150,7 +150,8 @@ class Valuer:
              ) -> FloatArray:
         """A reusable work array (fresh each call unless buffers are reused)."""
         if not self.reuse:
-            return np.empty(shape, order=order)  # type: ignore[call-overload]
+            fresh: FloatArray = np.empty(shape, order=order)  # type: ignore[call-overload]
+            return fresh
         key = (name, slot, shape[0])
         got = self._bufs.get(key)
         if got is None or got.shape != shape:
@@ -175,7 +176,7 @@ class Valuer:
         unless an input is degenerate (zero vol or strike), in which case the reference
         implementation's fresh arrays come back instead."""
         n = blk.n
-        tau = (blk.expiry_s - t_s) / SECONDS_PER_YEAR
+        tau: Any = (blk.expiry_s - t_s) / SECONDS_PER_YEAR
         if n == 1:  # 1-D arrays: measurably faster through the ufunc machinery
             a = blk.asset0
             s_a, v_a = spot[:, a], vol[:, a]
@@ -187,6 +188,7 @@ class Valuer:
         const_vol = vol.strides[0] == 0  # one vol for every path (gbm, jump, replay)
         v0 = v_a[0]
         vol_ok = bool(np.all(v0 > 0.0)) if const_vol else bool(np.all(v_a > 0.0))
+        strike: Any
         if not (self._strikes_ok and vol_ok):
             strike, call, t = blk.strike, blk.call, tau
             if n == 1:
@@ -195,6 +197,8 @@ class Valuer:
             return (g.price, g.delta, g.gamma if self.want_gamma else None,
                     g.vega if self.want_vega else None, g.theta if self.want_theta else None)
         r = self._r
+        log_k: Any
+        put: Any
         if n == 1:
             tau, strike, log_k, put = float(tau[0]), float(blk.strike[0]), \
                 float(blk.log_k[0]), float(blk.put[0])

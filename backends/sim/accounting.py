@@ -17,11 +17,12 @@ Conventions (all amounts in the strategy's numeraire; USD, USDT and USDC at par)
 * Options settle in cash at expiry (intrinsic value at the first step on or after expiry), and
   futures at their last mark; the simulation runs on to the horizon.
 * A fill pays the venue fee and slippage as fractions of the mark: buys at
-  ``mark x (1 + s)``, sells at ``mark x (1 - s)``, ``s = slippage + impact x size``. A limit
+  ``mark x (1 + s)``, sells at ``mark x (1 - s)``, ``s = slippage + impact x size`` (the
+  kernel's one cost model, ``kernel/costmodel.py``). A limit
   (from ``max slippage``) caps ``s``: the order fills only up to the size whose slippage stays
   within the limit (an IOC order). Gas is one transaction per path and step that trades.
 * Liquidation: when equity falls to ``maintenance margin x gross notional`` of perps and
-  futures (to 0 with no maintenance margin), all perps and futures are closed at the
+  futures (``kernel.gate.maintenance_requirement``, the gate's formula) (to 0 with no maintenance margin), all perps and futures are closed at the
   liquidation price, i.e. equity is set to that threshold (a gap beyond it is not charged),
   and the path stops trading.
 """
@@ -34,6 +35,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rebal.backends.kernel import SECONDS_PER_YEAR, Decision, Fills, Layout, Marks
+from rebal.backends.kernel.costmodel import impact_per_unit
+from rebal.backends.kernel.gate import maintenance_requirement
 from rebal.backends.kernel.layout import weighted_sum
 
 __all__ = ["Accounts"]
@@ -61,7 +64,6 @@ class Accounts:
         self._value_list = [int(c) for c in np.flatnonzero(layout.carries_value
                                                            & ~layout.is_par_cash)]
         self._lin = [int(c) for c in np.flatnonzero(layout.is_linear)]
-        self._lin_asset = [int(layout.underlying[c]) for c in self._lin]
         self._funded = [(c, int(layout.underlying[c]), float(layout.costs.funding[c]))
                         for c in range(n) if layout.kinds[c] == "perp"
                         and layout.costs.funding[c] != 0.0]
@@ -147,12 +149,10 @@ class Accounts:
             for c in self._lin:
                 gross += np.abs(q[:, c])
         else:
-            gross = np.zeros(self.paths)
-            for c, a in zip(self._lin, self._lin_asset, strict=True):
-                gross += np.abs(q[:, c]) * marks.spot[:, a]
-            threshold = mm * gross
+            threshold = maintenance_requirement(self.layout, q, marks.notional)
             if not (equity <= threshold).any():
                 return None
+            gross = threshold
         hit = (gross > 0.0) & (equity <= threshold) & ~self.liquidated
         if not hit.any():
             return None
@@ -185,13 +185,13 @@ class Accounts:
             slip: Any = c.slippage
             impact = k_imp or c.impact_notional
             if impact:
-                slip = slip + np.abs(q) * (k_imp + c.impact_notional * p)
+                k = impact_per_unit(c, k_imp, p)
+                slip = slip + np.abs(q) * k
             if limits is not None:
                 with np.errstate(invalid="ignore"):
                     room = np.abs(limits[:, j] / p - 1.0)
                 room = np.where(np.isnan(room), np.inf, room)  # nan: no limit on this order
                 if impact:
-                    k = k_imp + c.impact_notional * p
                     cap = np.maximum((room - c.slippage) / k, 0.0)
                     q = np.sign(q) * np.minimum(np.abs(q), cap)
                     slip = c.slippage + np.abs(q) * k

@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rebal.backends.kernel import SECONDS_PER_YEAR, Kernel, MarketView, PortfolioView
+from rebal.backends.kernel.context import EquityPeak
 from rebal.backends.kernel.triggers import SPLIT
 from rebal.compiler import ir
 
@@ -247,8 +248,9 @@ def _run(strategy: ir.Strategy, venue: ir.Venue, kernel: Kernel, feed: MarketFee
     has_rows = bool(kernel.row_labels)
     rebalances = np.zeros(n_paths)
     te_sum = np.zeros(n_paths)
-    peak = equity0.copy()
-    min_ratio = np.ones(n_paths)  # lowest equity / running peak
+    peak = EquityPeak(n_paths, equity0 if capital > 0.0 else None)
+    if capital <= 0.0:
+        peak.update(equity0)
     scratch = np.empty(n_paths)
     refusal_codes = np.zeros(len(kernel.refusal_names), dtype=np.int64)
     every = max(1, n_steps // 100)
@@ -291,14 +293,7 @@ def _run(strategy: ir.Strategy, venue: ir.Venue, kernel: Kernel, feed: MarketFee
             np.subtract(dec.rows.measure[0], dec.rows.center[0], out=scratch)
             scratch *= scratch
             te_sum += scratch
-        np.maximum(peak, equity, out=peak)
-        if capital > 0.0:  # the peak never falls below capital
-            np.divide(equity, peak, out=scratch)
-            np.minimum(min_ratio, scratch, out=min_ratio)
-        else:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(peak > 0.0, equity / peak, 1.0)
-            np.minimum(min_ratio, ratio, out=min_ratio)
+        peak.track(equity, scratch)
         if samples is not None:
             ks = samples.k
             samples.spot[:, k] = spot[:ks]
@@ -325,7 +320,7 @@ def _run(strategy: ir.Strategy, venue: ir.Venue, kernel: Kernel, feed: MarketFee
         pnl=equity - equity0, fees=acc.fees, slippage=acc.slippage, gas=acc.gas,
         funding=acc.funding, trades=acc.fills, rebalances=rebalances,
         tracking_error=np.sqrt(te_sum / n_steps) if has_rows else np.zeros(n_paths),
-        max_drawdown=1.0 - min_ratio, liquidated=acc.liquidated, halted=kernel.halted.copy(),
+        max_drawdown=peak.max_drawdown, liquidated=acc.liquidated, halted=kernel.halted.copy(),
         refusals=refusals, samples=sample_out,
     )
 
