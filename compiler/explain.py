@@ -7,7 +7,7 @@ the backends will do (defaults included), never a paraphrase of the source text.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +15,7 @@ from pathlib import Path
 import jinja2
 
 from . import ir
+from .ir_walk import walk
 from .words import amount, bps, dur, mult, num, pct, per
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -89,7 +90,7 @@ def _reads_pct(e: ir.Expr) -> bool:
     return any(
         (isinstance(n, ir.Ref) and n.name in _PCT_REFS)
         or (isinstance(n, ir.Call) and n.fn in _PCT_CALLS)
-        for n in _walk(e)
+        for n in walk(e)
     )
 
 
@@ -206,26 +207,12 @@ def expr_words(e: ir.Expr) -> str:
 def drivers(e: ir.Expr | None) -> list[str]:
     """The market data an expression moves with, in words (empty for a constant)."""
     out: list[str] = []
-    for node in _walk(e):
+    for node in walk(e):
         if isinstance(node, ir.Call) and node.fn in _PCT_CALLS | {"spot"}:
             out.append(_call(node, None)[0])
         elif isinstance(node, ir.Ref):
             out.append(_ref(node))
     return list(dict.fromkeys(out))
-
-
-def _walk(e: ir.Expr | None) -> Iterator[ir.Expr]:
-    if e is None:
-        return
-    yield e
-    if isinstance(e, ir.Call):
-        for a in e.args:
-            yield from _walk(a)
-    elif isinstance(e, ir.BinOp | ir.Compare | ir.BoolOp):
-        yield from _walk(e.left)
-        yield from _walk(e.right)
-    elif isinstance(e, ir.Neg | ir.Not):
-        yield from _walk(e.operand)
 
 
 # ------------------------------------------------------------------ instruments

@@ -275,8 +275,12 @@ def test_a_book_with_some_options_expired_matches_the_reference() -> None:
 @pytest.mark.parametrize("per_path_vol", [False, True])
 def test_large_batches_marked_on_two_threads_are_bit_identical(strat: ir.Strategy,
                                                                per_path_vol: bool) -> None:
-    """Above the threading threshold, prices and deltas equal a one-thread mark exactly."""
+    """Above the threading threshold, prices and deltas equal a one-thread mark exactly.
+
+    With two usable CPUs the mark is split across the helper thread; with one (``taskset -c
+    0``) it runs inline. Either way the numbers are the same, which is what is checked."""
     from rebal.backends.kernel import valuation
+    from rebal.backends.kernel.threads import usable_cpus
 
     rng = np.random.default_rng(11)
     # odd, and large enough for even a one-option block: the two halves differ in size
@@ -286,7 +290,7 @@ def test_large_batches_marked_on_two_threads_are_bit_identical(strat: ir.Strateg
         np.array([0.6]), (b, 1))
     lay, ref = _reference(strat, 20 * 86400.0, spot, np.asarray(vol))
     threaded = Valuer(lay, reuse_buffers=True)
-    assert valuation._pool() is not None, "the test machine has two cores"
+    assert (valuation._pool() is None) == (usable_cpus() < 2)  # threads only with two CPUs
     m = threaded.mark(20 * 86400.0, spot, vol)
     np.testing.assert_allclose(m.price[:, lay.opt_cols], ref.price, rtol=1e-12, atol=1e-9)
     single = Valuer(lay, reuse_buffers=True)

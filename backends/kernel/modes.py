@@ -114,24 +114,40 @@ def _num(v: Decimal | float | None, default: float) -> tuple[Callable[[StepConte
     return (lambda c: x), x
 
 
+#: Kinds of setting value, each turned into a ``(fn(ctx), constant or None)`` pair.
+_FLAG, _NUMBER, _AMOUNT, _EVERY, _BUDGET, _PER_YEAR = (
+    "flag", "number", "amount", "every", "budget", "per_year")
+
+#: Every overridable setting, once: (field of Settings, block it is read from, how to read
+#: it from a trigger or costs block, its kind, its value when absent). The spec's blocks give
+#: the base value; a mode's blocks override it when the read value is not None.
+SETTINGS_TABLE: tuple[tuple[str, str, Callable[[Any], Any], str, float], ...] = (
+    ("on_breach", "trigger", lambda b: b.on_breach, _FLAG, 0.0),
+    ("every_s", "trigger", lambda b: b.every, _EVERY, np.inf),
+    ("cooldown_s", "trigger", lambda b: b.cooldown_s, _NUMBER, 0.0),
+    ("max_slippage", "costs", lambda b: b.max_slippage, _NUMBER, NONE),
+    ("max_fee", "costs", lambda b: b.max_fee, _NUMBER, NONE),
+    ("max_gas_gwei", "costs", lambda b: b.max_gas_gwei, _NUMBER, NONE),
+    ("max_gas_cost", "costs", lambda b: b.max_gas_cost, _AMOUNT, NONE),
+    ("min_trade", "costs", lambda b: b.min_trade, _AMOUNT, 0.0),
+    ("split_size", "costs", lambda b: b.split.size if b.split else None, _AMOUNT, NONE),
+    ("split_every_s", "costs", lambda b: b.split.every_s if b.split else None, _NUMBER, 0.0),
+    ("budget", "costs", lambda b: b.budget, _BUDGET, NONE),
+    ("budget_window_s", "costs", lambda b: b.budget.per_s if b.budget else None, _NUMBER, 0.0),
+    ("max_funding", "costs", lambda b: b.max_funding, _PER_YEAR, NONE),
+)
+
+Resolved = tuple[Callable[[StepContext], Any], float | None]
+
+
 def build_settings(strategy: ir.Strategy, layout: Layout, history: PriceHistory,
                    needs: Needs, batch: int) -> tuple[ModeSet, Settings]:
-    """Compile modes and every setting they may override."""
+    """Compile modes and every setting they may override (:data:`SETTINGS_TABLE`)."""
     modes = strategy.modes
     conds = [compile_expr(m.when, layout, history, needs) for m in modes]
     mode_set = ModeSet(tuple(m.name for m in modes), conds, batch)
 
-    def setting(base: tuple[Callable[[StepContext], Any], float | None],
-                pick: Callable[[ir.Mode], tuple[Callable[[StepContext], Any], float | None] | None]
-                ) -> Setting:
-        overrides = []
-        for k, m in enumerate(modes):
-            got = pick(m)
-            if got is not None:
-                overrides.append((k, got[0]))
-        return Setting(base[0], overrides, base[1])
-
-    def every(e: Any) -> tuple[Callable[[StepContext], Any], float | None]:
+    def every(e: Any) -> Resolved:
         if e is None:
             return (lambda c: np.inf), np.inf
         f = compile_expr(e, layout, history, needs)
@@ -140,57 +156,39 @@ def build_settings(strategy: ir.Strategy, layout: Layout, history: PriceHistory,
             return (lambda c: v), v
         return f, None
 
-    t, c = strategy.trigger, strategy.costs
-    budget_amt = ir.Amount(value=c.budget.value, asset=c.budget.asset or layout.numeraire) \
-        if c.budget is not None else None
+    def resolve(kind: str, value: Any, default: float) -> Resolved:
+        if kind == _FLAG:
+            return _num(1.0 if value else 0.0, default)
+        if kind == _EVERY:
+            return every(value)
+        if kind == _AMOUNT:
+            return _amount_fn(value, layout, default)
+        if kind == _BUDGET:
+            amount = None if value is None else ir.Amount(
+                value=value.value, asset=value.asset or layout.numeraire)
+            return _amount_fn(amount, layout, default)
+        if kind == _PER_YEAR:
+            per_year = None if value is None else \
+                float(value.value) * 365 * 86400 / float(value.per_s)
+            return _num(per_year, default)
+        return _num(value, default)
 
-    def budget_of(r: ir.Rate | None) -> ir.Amount | None:
-        return None if r is None else ir.Amount(value=r.value, asset=r.asset or layout.numeraire)
+    def blocks(holder: Any) -> dict[str, Any]:
+        return {"trigger": holder.trigger, "costs": holder.costs}
 
-    def per_year(r: ir.Rate | None) -> float | None:
-        return None if r is None else float(r.value) * 365 * 86400 / float(r.per_s)
+    base_blocks = blocks(strategy)
+    mode_blocks = [blocks(m) for m in modes]
+    resolved: dict[str, Setting] = {}
+    for name, block, read, kind, default in SETTINGS_TABLE:
+        base = resolve(kind, read(base_blocks[block]), default)
+        overrides = []
+        for k, mb in enumerate(mode_blocks):
+            value = read(mb[block])
+            if value is not None:
+                overrides.append((k, resolve(kind, value, default)[0]))
+        resolved[name] = Setting(base[0], overrides, base[1])
 
+    c = strategy.costs
     windows = [float(c.budget.per_s)] if c.budget is not None else []
     windows += [float(m.costs.budget.per_s) for m in modes if m.costs.budget is not None]
-
-    settings = Settings(
-        on_breach=setting(_num(1.0 if t.on_breach else 0.0, 0.0),
-                          lambda m: None if m.trigger.on_breach is None
-                          else _num(1.0 if m.trigger.on_breach else 0.0, 0.0)),
-        every_s=setting(every(t.every),
-                        lambda m: None if m.trigger.every is None else every(m.trigger.every)),
-        cooldown_s=setting(_num(t.cooldown_s, 0.0),
-                           lambda m: None if m.trigger.cooldown_s is None
-                           else _num(m.trigger.cooldown_s, 0.0)),
-        max_slippage=setting(_num(c.max_slippage, NONE),
-                             lambda m: None if m.costs.max_slippage is None
-                             else _num(m.costs.max_slippage, NONE)),
-        max_fee=setting(_num(c.max_fee, NONE), lambda m: None if m.costs.max_fee is None
-                        else _num(m.costs.max_fee, NONE)),
-        max_gas_gwei=setting(_num(c.max_gas_gwei, NONE),
-                             lambda m: None if m.costs.max_gas_gwei is None
-                             else _num(m.costs.max_gas_gwei, NONE)),
-        max_gas_cost=setting(_amount_fn(c.max_gas_cost, layout, NONE),
-                             lambda m: None if m.costs.max_gas_cost is None
-                             else _amount_fn(m.costs.max_gas_cost, layout, NONE)),
-        min_trade=setting(_amount_fn(c.min_trade, layout, 0.0),
-                          lambda m: None if m.costs.min_trade is None
-                          else _amount_fn(m.costs.min_trade, layout, 0.0)),
-        split_size=setting(_amount_fn(c.split.size if c.split else None, layout, NONE),
-                           lambda m: None if m.costs.split is None
-                           else _amount_fn(m.costs.split.size, layout, NONE)),
-        split_every_s=setting(_num(c.split.every_s if c.split else None, 0.0),
-                              lambda m: None if m.costs.split is None
-                              else _num(m.costs.split.every_s, 0.0)),
-        budget=setting(_amount_fn(budget_amt, layout, NONE),
-                       lambda m: None if m.costs.budget is None
-                       else _amount_fn(budget_of(m.costs.budget), layout, NONE)),
-        budget_window_s=setting(_num(c.budget.per_s if c.budget else None, 0.0),
-                                lambda m: None if m.costs.budget is None
-                                else _num(m.costs.budget.per_s, 0.0)),
-        max_funding=setting(_num(per_year(c.max_funding), NONE),
-                            lambda m: None if m.costs.max_funding is None
-                            else _num(per_year(m.costs.max_funding), NONE)),
-        budget_windows=tuple(sorted(set(windows))),
-    )
-    return mode_set, settings
+    return mode_set, Settings(**resolved, budget_windows=tuple(sorted(set(windows))))

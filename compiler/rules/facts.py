@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from .. import ir
 from ..intervals import Iv
+from ..ir_walk import walk
 from ..ranges import expr_range
 from ..words import num
 
@@ -72,18 +73,6 @@ def maintenance_margin(s: ir.Strategy) -> tuple[float, str | None]:
 
 
 # ------------------------------------------------------------------ expressions
-
-
-def walk(e: ir.Expr) -> Iterator[ir.Expr]:
-    yield e
-    if isinstance(e, ir.Neg | ir.Not):
-        yield from walk(e.operand)
-    elif isinstance(e, ir.BinOp | ir.Compare | ir.BoolOp):
-        yield from walk(e.left)
-        yield from walk(e.right)
-    elif isinstance(e, ir.Call):
-        for a in e.args:
-            yield from walk(a)
 
 
 def names_in(e: ir.Expr) -> set[str]:
