@@ -29,7 +29,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtr
 
-__all__ = ["Greeks", "bs_delta", "bs_greeks", "bs_price", "density_greeks", "price_delta_into"]
+__all__ = ["Greeks", "bs_delta", "bs_greeks", "bs_price", "density_greeks", "expired_into",
+           "price_delta_into", "signed_d1_d2_into"]
 
 FloatArray = NDArray[np.float64]
 
@@ -115,6 +116,55 @@ def _intrinsic(s: _Setup) -> tuple[FloatArray, FloatArray, FloatArray]:
     alive = s.T > 0.0
     theta = np.where(alive & (moneyness > 0.0), -s.w * np.multiply(s.r, kd), 0.0)
     return price, delta, theta
+
+
+def signed_d1_d2_into(log_s: FloatArray, log_k: Any, tau: Any, sqrt_t: Any, v: Any, r: float,
+                      w: Any, d1: FloatArray, d2: FloatArray, *, sd_out: FloatArray | None = None,
+                      tmp: FloatArray | None = None, any_put: bool = True) -> Any:
+    """``w d1`` and ``w d2`` written into ``d1`` and ``d2``; returns ``sigma sqrt(T)``.
+
+    The in-place form of :func:`_setup`'s ``d1`` for the kernel's option marking: ``log_s``
+    is ``log S`` ``(B, n)`` or ``(B,)``, ``log_k``, ``tau``, ``sqrt_t`` and ``w`` (+1 call,
+    -1 put) per option, ``v`` one vol per option (scalar or ``(n,)``) or, with ``sd_out`` and
+    ``tmp`` work arrays given, per path and option ``(B, n)`` (``any_put``: some ``w`` is -1).
+    Inputs must be non-degenerate (positive vol, strike and time).
+    """
+    if sd_out is None:
+        sd = v * sqrt_t
+        np.add(log_s, (r + 0.5 * v * v) * tau - log_k, out=d1)
+        d1 *= w / sd  # w d1
+        np.subtract(d1, w * sd, out=d2)  # w d2
+        return sd
+    assert tmp is not None
+    sd_a = np.multiply(v, sqrt_t, out=sd_out)
+    np.subtract(log_s, log_k, out=d1)
+    np.multiply(v, v, out=tmp)
+    tmp *= 0.5 * tau
+    if r != 0.0:
+        tmp += r * tau
+    d1 += tmp
+    d1 /= sd_a
+    np.subtract(d1, sd_a, out=d2)
+    if any_put:
+        d1 *= w
+        d2 *= w
+    return sd_a
+
+
+def expired_into(S: FloatArray, K: Any, w: Any, put: Any, money: FloatArray, value: FloatArray
+                 ) -> tuple[FloatArray, FloatArray]:
+    """Limit price and delta of options at or past expiry, in place: with ``x = S - K``,
+    price ``max(w x, 0)``; delta ``w`` past the strike, 0 short of it and ``w / 2`` at it
+    (``[x > 0] - [put] + [x = 0] / 2``), as :func:`bs_greeks` gives them for ``T <= 0`` with
+    ``r = 0``. ``money`` and ``value`` are work arrays; returns (price, delta) in them."""
+    np.subtract(S, K, out=money)
+    np.multiply(money, w, out=value)
+    np.maximum(value, 0.0, out=value)
+    past, at = money > 0.0, money == 0.0
+    np.subtract(past, put, out=money)
+    if at.any():
+        money += 0.5 * at
+    return value, money
 
 
 def price_delta_into(S: ArrayLike, wd1: FloatArray, wd2: FloatArray, kd: ArrayLike,

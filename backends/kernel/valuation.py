@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .layout import SECONDS_PER_YEAR, Layout
-from .pricing import bs_greeks, density_greeks, price_delta_into
+from .pricing import bs_greeks, density_greeks, expired_into, price_delta_into, signed_d1_d2_into
 from .threads import helper_pool
 
 __all__ = ["Marks", "Valuer"]
@@ -212,26 +212,17 @@ class Valuer:
         w: Any = 1.0 - 2.0 * put
         log_s = np.log(s_a, out=self._buf("log_s" + tag, s_a.shape))
         d1 = self._buf("d1" + tag, shape, order="F")
+        d2 = self._buf("d2" + tag, shape, order="F")
+        v: Any
         if const_vol:
-            v: Any = v0 if n == 1 else np.ascontiguousarray(v0)  # scalar or (n,)
-            sd: Any = v * sqrt_t
-            np.add(log_s, (r + 0.5 * v * v) * tau - log_k, out=d1)
-            d1 *= w / sd  # w d1
-            d2 = np.subtract(d1, w * sd, out=self._buf("d2" + tag, shape, order="F"))  # w d2
+            v = v0 if n == 1 else np.ascontiguousarray(v0)  # scalar or (n,)
+            sd = signed_d1_d2_into(log_s, log_k, tau, sqrt_t, v, r, w, d1, d2)
         else:
             v = v_a
-            sd = np.multiply(v_a, sqrt_t, out=self._buf("sd" + tag, shape, order="F"))
-            np.subtract(log_s, log_k, out=d1)
-            tmp = np.multiply(v_a, v_a, out=self._buf("tmp" + tag, shape, order="F"))
-            tmp *= 0.5 * tau
-            if r != 0.0:
-                tmp += r * tau
-            d1 += tmp
-            d1 /= sd
-            d2 = np.subtract(d1, sd, out=self._buf("d2" + tag, shape, order="F"))
-            if blk.any_put:
-                d1 *= w
-                d2 *= w
+            sd = signed_d1_d2_into(log_s, log_k, tau, sqrt_t, v, r, w, d1, d2,
+                                   sd_out=self._buf("sd" + tag, shape, order="F"),
+                                   tmp=self._buf("tmp" + tag, shape, order="F"),
+                                   any_put=blk.any_put)
         kd = strike if r == 0.0 else strike * np.exp(-r * tau)
         scratch = self._buf("n1" + tag, shape, order="F") if blk.any_put else None
         price_delta_into(s_a, d1, d2, kd, w, price, delta, scratch)  # d2 := kd N(w d2)
@@ -396,23 +387,15 @@ class Valuer:
                     g = full
                 greeks[i] = g
         if not live.all():
-            # Expired: the limit values (intrinsic against K, a step delta, +-0.5 at the money),
-            # as the reference implementation gives them for T <= 0, without its general path.
-            # With x = S - K and w = +1 (call) / -1 (put): price max(w x, 0); delta w past
-            # the strike, 0 short of it and w / 2 at it, that is [x > 0] - [put] + [x = 0] / 2.
+            # Expired: the limit values (pricing.expired_into).
             dead = self._block(~live)
             s_d = spot[:, dead.asset0:dead.asset0 + 1] if dead.asset0 >= 0 else spot[:, dead.asset]
-            money = np.subtract(s_d, dead.strike,
-                                out=self._buf("dead_x", (b, dead.n), order="F"))
-            moved = np.multiply(money, dead.w, out=self._buf("dead_wx", (b, dead.n), order="F"))
-            np.maximum(moved, 0.0, out=moved)
+            value, step = expired_into(s_d, dead.strike, dead.w, dead.put,
+                                       self._buf("dead_x", (b, dead.n), order="F"),
+                                       self._buf("dead_wx", (b, dead.n), order="F"))
             cols = slice(dead.col, dead.col + 1) if isinstance(dead.col, int) else dead.col
-            price[:, cols] = moved
-            past, at = money > 0.0, money == 0.0
-            np.subtract(past, dead.put, out=money)
-            if at.any():
-                money += 0.5 * at
-            delta[:, cols] = money
+            price[:, cols] = value
+            delta[:, cols] = step
             for i, want in enumerate((self.want_gamma, self.want_vega, self.want_theta)):
                 if want and greeks[i] is None:
                     greeks[i] = np.zeros((b, self._n_opt))
