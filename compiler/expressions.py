@@ -8,8 +8,9 @@ yields ``None`` so one run reports every problem without cascades.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import cached_property
 
@@ -17,6 +18,7 @@ from rebal.dsl import ast
 from rebal.dsl.diagnostics import Sink, Span
 
 from . import ir
+from .division import OpenDivision, division_by_zero, one_sided_quotient, unbounded_quotient
 from .intervals import Iv
 from .ranges import expr_range
 from .units import DURATION, RATIO, Dim, all_unit_words, norm, unit_dim
@@ -45,6 +47,10 @@ REFS = ("delta", "gamma", "vega", "theta", "leverage", "drawdown", "equity", "pr
 class Typed:
     node: ir.Const | ir.Ref | ir.Call | ir.BinOp | ir.Neg | ir.Compare | ir.BoolOp | ir.Not
     dim: Dim
+    #: A division in this value whose divisor can reach zero and which leaves the range
+    #: unbounded on one side: harmless if something downstream bounds it (`clamp`, `min`),
+    #: an error (E405) where the value itself is used.
+    open_division: OpenDivision | None = None
 
     @cached_property
     def range(self) -> Iv:
@@ -118,7 +124,7 @@ def lower_expr(e: ast.Expr, cx: ExprContext, *, delta_unit: str | None = None) -
             return None
         if isinstance(t.node, ir.Const):
             return _const(-t.node.value, t.dim)
-        return Typed(ir.Neg.model_construct(operand=t.node, unit=_unit_str(t.dim)), t.dim)
+        return _carry(Typed(ir.Neg.model_construct(operand=t.node, unit=_unit_str(t.dim)), t.dim), t)
     if isinstance(e, ast.BinOp):
         return _lower_binop(e, cx, delta_unit)
     if isinstance(e, ast.Call):
@@ -155,7 +161,24 @@ def lower_cond(e: ast.Expr, cx: ExprContext) -> Typed | None:
 
 
 def lower_value(e: ast.Expr, cx: ExprContext, *, delta_unit: str | None = None) -> Typed | None:
-    """Lower an expression that must be a value, not a condition."""
+    """Lower an expression used as a value: not a condition, and bounded where it divides."""
+    t = _value(e, cx, delta_unit)
+    if t is not None and t.open_division is not None:
+        unbounded_quotient(cx.sink, t.open_division)
+        return None
+    return t
+
+
+def _carry(t: Typed, *operands: Typed) -> Typed:
+    """``t`` keeps an operand's open division while its own range is still unbounded."""
+    open_div = next((o.open_division for o in operands if o.open_division is not None), None)
+    if open_div is None or not (math.isinf(t.range.lo) or math.isinf(t.range.hi)):
+        return t
+    return replace(t, open_division=open_div)
+
+
+def _value(e: ast.Expr, cx: ExprContext, delta_unit: str | None) -> Typed | None:
+    """An operand that must be a value, not a condition (its range may still be open)."""
     t = lower_expr(e, cx, delta_unit=delta_unit)
     if t is not None and t.dim == BOOL:
         cx.sink.emit(
@@ -229,14 +252,14 @@ def _pair(
     left: ast.Expr, right: ast.Expr, cx: ExprContext, delta_unit: str | None
 ) -> tuple[Typed | None, Typed | None]:
     """Lower two operands that must agree; `delta` takes the currency of the other side."""
-    a = lower_value(left, cx, delta_unit=delta_unit)
-    b = lower_value(right, cx, delta_unit=delta_unit)
+    a = _value(left, cx, delta_unit)
+    b = _value(right, cx, delta_unit)
     if a is None or b is None or a.dim == b.dim:
         return a, b
     if _has_delta(left) and b.dim.asset and not _has_delta(right):
-        a = lower_value(left, cx, delta_unit=b.dim.asset)
+        a = _value(left, cx, b.dim.asset)
     elif _has_delta(right) and a.dim.asset and not _has_delta(left):
-        b = lower_value(right, cx, delta_unit=a.dim.asset)
+        b = _value(right, cx, a.dim.asset)
     return a, b
 
 
@@ -244,8 +267,8 @@ def _lower_binop(e: ast.BinOp, cx: ExprContext, delta_unit: str | None) -> Typed
     if e.op in "+-":
         a, b = _pair(e.left, e.right, cx, delta_unit)
     else:
-        a = lower_value(e.left, cx, delta_unit=delta_unit)
-        b = lower_value(e.right, cx, delta_unit=delta_unit)
+        a = _value(e.left, cx, delta_unit)
+        b = _value(e.right, cx, delta_unit)
     if a is None or b is None:
         return None
     if e.op in "+-":
@@ -256,16 +279,10 @@ def _lower_binop(e: ast.BinOp, cx: ExprContext, delta_unit: str | None) -> Typed
     elif e.op == "*":
         dim = a.dim * b.dim
     else:
-        if b.range.contains_zero():
-            if b.const is not None:
-                cx.sink.emit("E405", "division by zero", e.right.span, "divide by a nonzero value")
-            else:
-                cx.sink.emit(
-                    "E405",
-                    f"this divisor can be zero (its range is {fmt_range(b.range, b.dim)})",
-                    e.right.span,
-                    "bound it away from zero, e.g. max(realized_vol(ETH, 24h), 10%)",
-                )
+        opens = b.range.contains_zero()
+        if opens and not one_sided_quotient(a.range, b.range):
+            division_by_zero(cx.sink, e, a.range, b.range, str(b.dim), b.const is not None,
+                             fmt_range(b.range, b.dim))
             return None
         dim = a.dim / b.dim
     if a.const is not None and b.const is not None:
@@ -273,7 +290,10 @@ def _lower_binop(e: ast.BinOp, cx: ExprContext, delta_unit: str | None) -> Typed
         value = x + y if e.op == "+" else x - y if e.op == "-" else x * y if e.op == "*" else x / y
         return _const(value, dim)
     op = e.op
-    return Typed(ir.BinOp.model_construct(op=op, left=a.node, right=b.node, unit=_unit_str(dim)), dim)  # type: ignore[arg-type]
+    t = Typed(ir.BinOp.model_construct(op=op, left=a.node, right=b.node, unit=_unit_str(dim)), dim)  # type: ignore[arg-type]
+    if op == "/" and b.range.contains_zero():
+        return replace(t, open_division=OpenDivision(e, str(b.dim)))
+    return _carry(t, a, b)
 
 
 def _lower_compare(e: ast.Compare, cx: ExprContext) -> Typed | None:
@@ -330,7 +350,7 @@ def _lower_call(e: ast.Call, cx: ExprContext, delta_unit: str | None) -> Typed |
             cx.sink.emit("E210", f"{FUNCTIONS[fn]} takes 2 arguments, not {nargs}", e.span)
             return None
         asset = _symbol_arg(e, 0, cx, "asset")
-        w = lower_value(e.args[1], cx)
+        w = _value(e.args[1], cx, None)
         if asset is None or w is None:
             return None
         if w.dim != DURATION or w.const is None or w.const <= 0:
@@ -350,7 +370,7 @@ def _lower_call(e: ast.Call, cx: ExprContext, delta_unit: str | None) -> Typed |
         if fn == "spot":
             return Typed(ir.Call.model_construct(fn="spot", symbol=sym, unit=cx.numeraire), Dim.of(cx.numeraire))
         return Typed(ir.Call.model_construct(fn=fn, symbol=sym, unit=""), RATIO)  # type: ignore[arg-type]
-    args = [lower_value(a, cx, delta_unit=delta_unit) for a in e.args]
+    args = [_value(a, cx, delta_unit) for a in e.args]
     if any(a is None for a in args):
         return None
     targs = [a for a in args if a is not None]
@@ -399,4 +419,4 @@ def _lower_call(e: ast.Call, cx: ExprContext, delta_unit: str | None) -> Typed |
             out = min(max(vals[0], vals[1]), vals[2])
         return _const(out, dim)
     node = ir.Call.model_construct(fn=fn, args=tuple(a.node for a in targs), unit=_unit_str(dim))  # type: ignore[arg-type]
-    return Typed(node, dim)
+    return _carry(Typed(node, dim), *targs)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from .diagnostics import CODES, Diagnostic, Severity, Span
+from .diagnostics import CODES, Diagnostic, Label, Severity, Span
 
 #: Source lines wider than this (in characters) are shown as a window around the finding.
 MAX_LINE_CHARS = 120
@@ -312,6 +312,12 @@ def render_concise(diags: Iterable[Diagnostic]) -> str:
 # --------------------------------------------------------------------------- JSON
 
 
+def _label_json(lab: Label) -> dict[str, Any]:
+    s = lab.span
+    return {"file": s.file, "line": s.line, "col": s.col, "end_line": s.end_line,
+            "end_col": s.end_col, "message": lab.message}
+
+
 def _as_json(d: Diagnostic) -> dict[str, Any]:
     s = d.span
     return {
@@ -324,11 +330,16 @@ def _as_json(d: Diagnostic) -> dict[str, Any]:
         "code": d.code,
         "message": d.message,
         "help": d.help,
+        "labels": [_label_json(lab) for lab in d.labels],
     }
 
 
 def render_json(diags: Iterable[Diagnostic]) -> str:
-    """``{"diagnostics": [...]}`` with exactly the documented keys per finding, sorted keys."""
+    """``{"diagnostics": [...]}`` with exactly the documented keys per finding, sorted keys.
+
+    ``labels`` holds the secondary locations the text output underlines ("limit set here"),
+    each with its file, line, col, end_line, end_col and message, so CI can annotate both.
+    """
     doc = {"diagnostics": [_as_json(d) for d in diags]}
     return json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 

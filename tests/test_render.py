@@ -217,7 +217,8 @@ def test_concise_is_one_line_each() -> None:
 
 # --------------------------------------------------------------------------- JSON
 
-JSON_KEYS = {"file", "line", "col", "end_line", "end_col", "severity", "code", "message", "help"}
+JSON_KEYS = {"file", "line", "col", "end_line", "end_col", "severity", "code", "message", "help",
+             "labels"}
 
 
 def test_json_has_exactly_the_documented_keys() -> None:
@@ -227,7 +228,8 @@ def test_json_has_exactly_the_documented_keys() -> None:
     assert set(first) == JSON_KEYS and set(second) == JSON_KEYS
     assert first == {"file": "a.rebal", "line": 5, "col": 5, "end_line": 5, "end_col": 24,
                      "severity": "error", "code": "E206",
-                     "message": "`max slippage` is given twice", "help": "keep one"}
+                     "message": "`max slippage` is given twice", "help": "keep one",
+                     "labels": []}
     assert second["help"] is None and second["line"] is None and second["severity"] == "warning"
 
 
@@ -236,7 +238,7 @@ def test_json_is_stable_with_sorted_keys() -> None:
     a, b = render_json(ds), render_json(list(ds))
     assert a == b
     keys = re.findall(r'^\s+"(\w+)":', a, flags=re.M)
-    assert keys[0] == "diagnostics" and keys[1:10] == sorted(JSON_KEYS)
+    assert keys[0] == "diagnostics" and keys[1:11] == sorted(JSON_KEYS)
     assert "é" in a and a.endswith("}\n")
 
 
@@ -523,3 +525,23 @@ def test_docs_shown_output_is_what_rebal_prints(page: Path) -> None:
             assert shown == actual, f"{page.name}: the shown output is stale\n{actual}"
     if UPDATE and new != text:
         page.write_text(new, encoding="utf-8")
+
+
+def test_json_and_sarif_carry_the_related_locations_of_a_real_check(capsys: Any) -> None:
+    """`--format json` gives each label's place and message; SARIF gives relatedLocations."""
+    from rebal.cli import main
+
+    spec = str(ROOT / "tests" / "fixtures" / "diagnostics" / "E212_unmapped_instrument.rebal")
+    assert main(["check", "--format", "json", spec]) == 1
+    (found,) = [d for d in json.loads(capsys.readouterr().out)["diagnostics"]
+                if d["code"] == "E212"]
+    assert found["line"] == 16 and found["labels"] == [
+        {"file": spec, "line": 3, "col": 5, "end_line": 3, "end_col": 59,
+         "message": "`CALL` is declared here"}]
+    assert main(["check", "--format", "sarif", spec]) == 1
+    (result,) = [r for r in json.loads(capsys.readouterr().out)["runs"][0]["results"]
+                 if r["ruleId"] == "E212"]
+    (related,) = result["relatedLocations"]
+    assert related["message"]["text"] == "`CALL` is declared here"
+    assert related["physicalLocation"]["region"] == {
+        "startLine": 3, "startColumn": 5, "endLine": 3, "endColumn": 59}
