@@ -27,6 +27,8 @@ class CheckResult:
     policies: list[ir.Policy] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     lowered: list[Lowered] = field(default_factory=list)
+    #: The syntax tree (None when the file could not be parsed), for editors' outlines.
+    tree: ast.SpecFile | None = None
 
     @property
     def ok(self) -> bool:
@@ -47,7 +49,7 @@ def check_source(
     """
     tree, diags = parse(text, file)
     src = text if isinstance(text, str) else text.decode("utf-8", "replace")
-    res = CheckResult(file, src, diagnostics=list(diags))
+    res = CheckResult(file, src, diagnostics=list(diags), tree=tree)
     if tree is None or any(d.severity.value == "error" for d in diags):
         # A tree built around a syntax-level error holds placeholders (a bad number reads
         # as 1, a bad date as 1970-01-01); checking it further would only add false findings.

@@ -19,7 +19,8 @@ from lark import (
 )
 
 from .diagnostics import Diagnostic, Label, Span, make
-from .grammar import _keyword_terminals, _lark
+from .grammar import _keyword_terminals
+from .grammar import accepted_terminals as _accepts_at
 from .syntax_words import (
     _OUTER_KEYWORDS,
     _block_name,
@@ -71,16 +72,6 @@ def _statement_so_far(exc: UnexpectedInput) -> list[tuple[Token | Tree[Token], t
             break
         out.append((v, p))
     return out[::-1]
-
-
-def _accepts_at(text: str, pos: int) -> set[str]:
-    """The terminals the grammar accepts after ``text[:pos]`` (empty if that fails)."""
-    try:
-        ip = _lark().parse_interactive(text[:pos])
-        ip.exhaust_lexer()
-        return set(ip.accepts())  # type: ignore[no-untyped-call]
-    except Exception:  # only a hint: any failure just means no hint
-        return set()
 
 
 def _span_of(file: str, run: list[tuple[Token | Tree[Token], tuple[int, ...]]]) -> Span:

@@ -43,6 +43,7 @@ SOURCE_ROOTS: dict[str, str] = {
     "compiler": "rebal.compiler",
     "backends": "rebal.backends",
     "emulators": "rebal.emulators",
+    "lsp": "rebal.lsp",
 }
 LAYERS = ("rebal.dsl", "rebal.compiler", "rebal.backends")
 ISOLATED_BACKENDS = tuple(f"rebal.backends.{name}" for name in ("sim", "ccxt", "keeper", "solver"))
@@ -194,6 +195,16 @@ RULES: tuple[Rule, ...] = (
             within(i.target, "rebal.backends")
             or is_facade(i.target)
             or top(i.target) in {"numpy", "scipy", "ccxt", "web3"}
+        ),
+    ),
+    Rule(
+        "the language server imports the dsl, the compiler and the backend registry's light "
+        "declarations, never a backend or its heavy libraries (numpy, scipy, ccxt, web3)",
+        lambda i: within(i.importer, "rebal.lsp"),
+        lambda i: (
+            (within(i.target, "rebal.backends") and i.target != "rebal.backends.registry")
+            or top(i.target) in {"numpy", "scipy", "ccxt", "web3", "jinja2", "pydantic"}
+            or is_web3(i.target)
         ),
     ),
     Rule(
@@ -449,3 +460,21 @@ def test_check_path_imports_no_heavy_dependencies() -> None:
         "the `rebal check` path imports heavy dependencies; import them lazily inside the "
         f"backend that needs them: {result}"
     )
+
+
+def test_language_server_rule_catches_backend_imports(tmp_path: Path) -> None:
+    """rebal.lsp may use the registry's declarations, never a backend or numpy."""
+    _write(tmp_path, {
+        "rebal/__init__.py": "",
+        "backends/__init__.py": "",
+        "backends/registry.py": "",
+        "backends/sim/__init__.py": "",
+        "lsp/__init__.py": "",
+        "lsp/server.py": ("from rebal.backends import registry\nfrom ..dsl import fmt\n"
+                          "import numpy\nfrom rebal.backends.sim import engine\n"),
+        "dsl/__init__.py": "",
+        "dsl/fmt.py": "",
+    })
+    flat = {line for lines in violations(tmp_path).values() for line in lines}
+    assert flat == {"lsp/server.py:3: rebal.lsp.server imports numpy",
+                    "lsp/server.py:4: rebal.lsp.server imports rebal.backends.sim"}
