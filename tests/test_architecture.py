@@ -4,10 +4,13 @@
 * dsl knows nothing of pydantic, numpy, scipy, ccxt, web3 or jinja2; compiler nothing of
   numpy, scipy, ccxt or web3.
 * backends/sim, backends/ccxt, backends/keeper and backends/solver never import each other.
-* ccxt is imported only under backends/ccxt; web3 and eth_* only under backends/keeper and
-  backends/solver, so `rebal check` starts fast and works without them.
 * emulators/ (rebal.emulators) may use the kernel and the sim (for prices) and the compiler
   (to read a spec's sim venue), never ccxt, web3 or another backend; no backend imports it.
+* ccxt is imported only under backends/ccxt; web3 and eth_* only under backends/chain,
+  backends/keeper and backends/solver, vyper only under backends/chain, so `rebal check`
+  starts fast and works without them.
+* backends/chain is the EVM layer shared by keeper and solver (like backends/live and
+  backends/kernel): it imports no particular backend.
 * Every source package is listed in pyproject's [tool.setuptools].packages and every data
   file in a package is shipped as package data.
 
@@ -241,13 +244,25 @@ RULES: tuple[Rule, ...] = (
         lambda i: within(i.target, "rebal.emulators"),
     ),
     Rule(
+        "the shared chain layer (backends/chain) imports no particular backend",
+        lambda i: within(i.importer, "rebal.backends.chain"),
+        lambda i: within(i.target, *ISOLATED_BACKENDS),
+    ),
+    Rule(
+        "vyper is imported only under backends/chain",
+        lambda i: not within(i.importer, "rebal.backends.chain"),
+        lambda i: top(i.target) == "vyper",
+    ),
+    Rule(
         "ccxt is imported only under backends/ccxt",
         lambda i: not within(i.importer, "rebal.backends.ccxt"),
         lambda i: top(i.target) == "ccxt",
     ),
     Rule(
-        "web3 and eth_* are imported only under backends/keeper and backends/solver",
-        lambda i: not within(i.importer, "rebal.backends.keeper", "rebal.backends.solver"),
+        "web3 and eth_* are imported only under backends/chain, backends/keeper and "
+        "backends/solver",
+        lambda i: not within(i.importer, "rebal.backends.chain", "rebal.backends.keeper",
+                             "rebal.backends.solver"),
         lambda i: is_web3(i.target),
     ),
 )
@@ -316,6 +331,8 @@ def test_checker_catches_violations(tmp_path: Path) -> None:
             "backends/live/__init__.py": "from rebal.emulators import deribit\n",
             "emulators/__init__.py": "import ccxt\nfrom rebal.backends.sim import models\n",
             "emulators/deribit.py": "from rebal.backends.live import adapter\n",
+            "backends/chain/__init__.py": "import vyper\nfrom web3 import Web3\nfrom ..keeper import x\n",
+            "backends/keeper/deploy.py": "from ..chain import build\nimport vyper\n",
         },
     )
     found = violations(tmp_path)
@@ -334,6 +351,8 @@ def test_checker_catches_violations(tmp_path: Path) -> None:
         "backends/live/__init__.py:1: rebal.backends.live imports rebal.emulators.deribit",
         "emulators/__init__.py:1: rebal.emulators imports ccxt",
         "emulators/deribit.py:1: rebal.emulators.deribit imports rebal.backends.live",
+        "backends/chain/__init__.py:3: rebal.backends.chain imports rebal.backends.keeper",
+        "backends/keeper/deploy.py:2: rebal.backends.keeper.deploy imports vyper",
     }
     assert flat == expected, _report(found)
 
@@ -409,7 +428,7 @@ def test_package_data_files_are_shipped() -> None:
 
 # --------------------------------------------------------------------------- the check path
 
-HEAVY = ("numpy", "scipy", "ccxt", "web3")
+HEAVY = ("numpy", "scipy", "ccxt", "web3", "vyper")
 
 _PROBE = """
 import importlib.abc, json, sys
