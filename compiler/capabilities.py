@@ -44,7 +44,8 @@ VENUE_SETTINGS: dict[str, frozenset[str]] = {
         "horizon step paths seed".split()
     ),
     "ccxt": frozenset("exchange account on_stray".split()),
-    "keeper": frozenset("chain rpc signer vault router oracle token on_stray".split()),
+    "keeper": frozenset("chain rpc signer vault router oracle token on_stray confirmations"
+                        .split()),
     "solver": frozenset("chain rpc signer vault oracle settlement valid_for token".split()),
 }
 

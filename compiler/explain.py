@@ -242,6 +242,8 @@ def position_words(q: Decimal, name: str) -> str:
 
 @lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
+    from .guard_coverage import guard_coverage  # it uses this module's number words
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
         undefined=jinja2.StrictUndefined,
@@ -255,7 +257,8 @@ def _env() -> jinja2.Environment:
                        words=expr_words, listing=_listing)
     env.globals.update(quantity=quantity, span_words=span_words, drivers=drivers,
                        instrument_words=instrument_words, position_words=position_words,
-                       expr_flavour=_flavour, isinstance=isinstance, ir=ir)
+                       expr_flavour=_flavour, isinstance=isinstance, ir=ir,
+                       guard_coverage=guard_coverage)
     return env
 
 

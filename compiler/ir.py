@@ -364,6 +364,7 @@ class KeeperConfig(_Model):
     router: str | None = None
     oracles: dict[str, str] = {}
     on_stray: Literal["adopt", "flatten", "halt"] = "halt"
+    confirmations: int = Field(default=1, description="Blocks on top of a rebalance before it counts as filled.")
 
 
 class SolverConfig(_Model):

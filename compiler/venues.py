@@ -98,6 +98,9 @@ def lower_venue(rd: ClauseReader, v: ast.Venue, instruments: dict[str, ast.Instr
                 router=_str(cl["router"].args[0]) if "router" in cl else None,
                 oracles=oracles,
                 on_stray=_stray(rd, cl),
+                confirmations=(rd.integer(cl["confirmations"].args[0], "`confirmations`",
+                                          cl["confirmations"].span, lo=1) or 1)
+                if "confirmations" in cl else 1,
             )
         else:
             valid = (rd.duration(cl["valid_for"].args[0], "`valid for`", cl["valid_for"].span)

@@ -30,7 +30,7 @@ _GENERIC = frozenset(
     maintenance_margin gas rate start_date horizon step paths seed exchange account on_stray
     chain rpc signer vault router oracle settlement valid_for token opt_vol opt_drift
     opt_vol_of_vol opt_mean_reversion opt_vol_correlation opt_jumps require_buffer
-    require_clause require_halt venues_allowed backends_allowed""".split()
+    require_clause require_halt venues_allowed backends_allowed confirmations""".split()
 )
 
 

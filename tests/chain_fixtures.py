@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from rebal.backends.chain.local import LocalMarket
     from rebal.backends.chain.tx import Sender
 
-#: The rehearsal market every chain test starts from: WETH/USDC at 3000, 50M USDC deep.
+#: The rehearsal market every chain test starts from: WETH/USDC at 3000, 500M USDC deep.
 ETH_PRICE = 3000.0
 
 

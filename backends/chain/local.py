@@ -31,7 +31,7 @@ class AssetSpec:
     decimals: int
     asset: str
     price: float
-    depth_quote: float = 50_000_000.0
+    depth_quote: float = 500_000_000.0
 
 
 @dataclass
