@@ -20,6 +20,9 @@ SECRET_ENV = "REBAL_EMULATOR_SECRET"
 # Kept here (not imported) so the CLI starts without loading the emulators; a test checks
 # this list equals rebal.emulators.VENUES.
 VENUE_CHOICES = ("deribit", "binanceusdm")
+# On-chain counterparts (not exchange emulators): `solver` serves the CoW-style order book and
+# a solver over a chain (rebal/commands/_solver_emulator.py).
+CHAIN_CHOICES = ("solver",)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -27,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "emulate", help="serve an exchange emulator on 127.0.0.1 (real API, faults on demand)",
         description="Serve a loopback exchange emulator speaking the venue's real REST API. "
         f"It accepts the key in ${KEY_ENV} signed with ${SECRET_ENV}.")
-    p.add_argument("venue", choices=VENUE_CHOICES)
+    p.add_argument("venue", choices=VENUE_CHOICES + CHAIN_CHOICES)
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     p.add_argument("--spec", help="a spec whose sim venue drives the prices")
     p.add_argument("--venue", dest="sim_venue", help="the sim venue of --spec")
@@ -40,10 +43,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="arm a fault (repeatable), e.g. lost,on=order,count=1 or "
                    "error5xx,p=0.05,count=0")
     p.add_argument("--seed", type=int, default=0, help="seed of random faults and backfill")
+    from ._solver_emulator import add_arguments
+
+    add_arguments(p)
     p.set_defaults(handler=run_emulate)
 
 
 def run_emulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.venue in CHAIN_CHOICES:
+        from ._solver_emulator import run_solver
+
+        return run_solver(args, out, err)
     key, secret = os.environ.get(KEY_ENV, ""), os.environ.get(SECRET_ENV, "")
     if not key or not secret:
         err.write(f"error: set {KEY_ENV} and {SECRET_ENV} to the test credentials the "

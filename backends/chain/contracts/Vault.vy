@@ -96,3 +96,94 @@ def rebalance(_client_id: bytes32, _token_in: address, _token_out: address, _amo
     self.rebalances += 1
     log Rebalanced(client_id=_client_id, token_in=_token_in, token_out=_token_out, amount_in=_amount_in, amount_out=received)
     return received
+
+
+# ------------------------------------------------------------------ signed intents (EIP-1271)
+# The solver backend's intents: CoW Protocol GPv2 orders owned by this vault. The signature
+# the settlement passes to isValidSignature is abi.encode(order) (384 bytes) followed by the
+# keeper's ECDSA signature of the order digest (65 bytes). The vault answers the magic value
+# only when the order hashes to the digest in the settlement's domain, the keeper signed it,
+# and the order is inside the spec's envelope: the guard's check_intent (tokens, limit price
+# against the oracle less max slippage, sizes, caps, halts), proceeds to the vault, ERC-20
+# balances, and validTo no further than `valid for` ahead. A keeper key alone cannot sign an
+# order outside the spec.
+
+interface ISettlement:
+    def domainSeparator() -> bytes32: view
+    def invalidateOrder(orderUid: Bytes[56]): nonpayable
+
+interface IIntentGuard:
+    def check_intent(_sell: address, _buy: address, _sell_amount: uint256, _buy_amount: uint256, _valid_to: uint256) -> bool: view
+
+struct GPv2Order:
+    sellToken: address
+    buyToken: address
+    receiver: address
+    sellAmount: uint256
+    buyAmount: uint256
+    validTo: uint32
+    appData: bytes32
+    feeAmount: uint256
+    kind: bytes32
+    partiallyFillable: bool
+    sellTokenBalance: bytes32
+    buyTokenBalance: bytes32
+
+event SettlementSet:
+    settlement: indexed(address)
+    max_valid_for: uint256
+
+GPV2_ORDER_TYPE_HASH: constant(bytes32) = keccak256("Order(address sellToken,address buyToken,address receiver,uint256 sellAmount,uint256 buyAmount,uint32 validTo,bytes32 appData,uint256 feeAmount,string kind,bool partiallyFillable,string sellTokenBalance,string buyTokenBalance)")
+GPV2_BALANCE_ERC20: constant(bytes32) = keccak256("erc20")
+EIP1271_MAGIC: constant(bytes4) = 0x1626ba7e
+
+settlement: public(address)
+max_valid_for: public(uint256)
+
+
+@external
+def set_settlement(_settlement: address, _max_valid_for: uint256):
+    """The owner names the settlement contract intents are for and the longest validity."""
+    assert msg.sender == self.owner, "Vault: only the owner"
+    self.settlement = _settlement
+    self.max_valid_for = _max_valid_for
+    log SettlementSet(settlement=_settlement, max_valid_for=_max_valid_for)
+
+
+@external
+def approve_settlement(_token: address, _amount: uint256):
+    """The owner lets the settlement pull `_token` for orders this vault validates."""
+    assert msg.sender == self.owner, "Vault: only the owner"
+    assert self.settlement != empty(address), "Vault: no settlement"
+    assert extcall IERC20(_token).approve(self.settlement, _amount), "Vault: approve failed"
+
+
+@external
+def invalidate_order(_uid: Bytes[56]):
+    """The keeper (or the owner) cancels one of the vault's intents on-chain."""
+    assert msg.sender == self.keeper or msg.sender == self.owner, "Vault: only the keeper"
+    extcall ISettlement(self.settlement).invalidateOrder(_uid)
+
+
+@view
+@external
+def isValidSignature(_hash: bytes32, _signature: Bytes[1024]) -> bytes4:
+    """ERC-1271: the magic value only for an in-envelope intent the keeper signed."""
+    assert len(_signature) == 449, "Vault: malformed intent signature"
+    assert self.settlement != empty(address), "Vault: no settlement"
+    assert not self.paused, "Vault: paused"
+    assert self.guard != empty(address), "Vault: no guard"
+    order: GPv2Order = abi_decode(slice(_signature, 0, 384), GPv2Order)
+    domain: bytes32 = staticcall ISettlement(self.settlement).domainSeparator()
+    digest: bytes32 = keccak256(concat(b"\x19\x01", domain, keccak256(concat(GPV2_ORDER_TYPE_HASH, slice(_signature, 0, 384)))))
+    assert digest == _hash, "Vault: signature is for another order"
+    r: uint256 = convert(slice(_signature, 384, 32), uint256)
+    s: uint256 = convert(slice(_signature, 416, 32), uint256)
+    v: uint256 = convert(slice(_signature, 448, 1), uint256)
+    assert ecrecover(_hash, v, r, s) == self.keeper, "Vault: not signed by the keeper"
+    assert order.receiver == empty(address) or order.receiver == self, "Vault: receiver"
+    assert order.sellTokenBalance == GPV2_BALANCE_ERC20 and order.buyTokenBalance == GPV2_BALANCE_ERC20, "Vault: token balance"
+    valid_to: uint256 = convert(order.validTo, uint256)
+    assert valid_to <= block.timestamp + self.max_valid_for, "Vault: validTo beyond valid for"
+    assert staticcall IIntentGuard(self.guard).check_intent(order.sellToken, order.buyToken, order.sellAmount + order.feeAmount, order.buyAmount, valid_to), "Vault: guard"
+    return EIP1271_MAGIC

@@ -1,0 +1,239 @@
+"""The solver venue as the live layer sees it: rebalances as signed GPv2 intents.
+
+``submit`` turns an order of the kernel into an intent (:mod:`.intents`), signs it (EIP-712
+by the signer, or EIP-1271 for the venue's vault), remembers its UID *before* the POST and
+posts it to the order book at ``$REBAL_ORDERBOOK_URL`` (default: CoW's own order book for
+the chain, :data:`~.client.DEFAULT_URLS`). ``lookup`` finds an intent by client id: by the
+UID it remembers, else by the ``appData`` document on the owner's orders (after a restart),
+so a lost POST answer is reconciled by UID before anything is re-sent. An intent that
+expires unfilled is reported ``expired``: the live layer re-plans, never re-sends blindly.
+``cancel`` is CoW's signed off-chain cancellation for an EIP-712 owner and the on-chain
+``invalidateOrder`` (through the vault) for an EIP-1271 one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rebal.backends.chain.client import connect
+from rebal.backends.chain.deploy import at, call_data
+from rebal.backends.chain.tx import Sender, SendError
+from rebal.backends.live.adapter import (
+    Candle,
+    InstrumentMeta,
+    OrderRequest,
+    OrderStatus,
+    Rejected,
+    Snapshot,
+    Transient,
+)
+from rebal.compiler import ir
+
+from . import api
+from .appdata import client_id_of
+from .client import DEFAULT_URLS, OrderBookClient
+from .gpv2 import domain_separator, order_uid
+from .intents import Intent, IntentVenue, build_intent
+from .signing import Signer, sign_order
+
+__all__ = ["BOOK_URL_ENV", "SolverAdapter", "open_adapter"]
+
+#: The environment variable that points the adapter at an order book (a local one, a
+#: staging one); unset: CoW's public order book of the venue's chain.
+BOOK_URL_ENV = "REBAL_ORDERBOOK_URL"
+
+_STATES = {"open": "open", "presignaturePending": "open", "fulfilled": "filled",
+           "cancelled": "cancelled", "expired": "expired"}
+
+
+@dataclass
+class _Sent:
+    intent: Intent
+    uid: str
+
+
+class SolverAdapter:
+    name = "solver"
+
+    def __init__(self, strategy: ir.Strategy, venue: ir.Venue, w3: Any, signer: Signer,
+                 book: OrderBookClient) -> None:
+        cfg = venue.config
+        assert isinstance(cfg, ir.SolverConfig)
+        if not cfg.settlement:
+            raise Rejected(f"venue {venue.name}: `settlement` is not set")
+        self.strategy, self.venue, self.w3, self.signer, self.book = (
+            strategy, venue, w3, signer, book)
+        self.owner = cfg.vault or signer.address
+        self.domain = domain_separator(cfg.chain, cfg.settlement)
+        self.decimals = {name: int(at(w3, "Token", addr).functions.decimals().call())
+                         for name, addr in venue.symbols.items()}
+        self.iv = IntentVenue.of(strategy, venue, self.decimals)
+        self.sent: dict[str, _Sent] = {}
+
+    # ---------------------------------------------------------------- reading
+    def _oracle(self, asset: str) -> tuple[float, float]:
+        address = self.iv.oracles.get(asset)
+        if address is None:
+            raise Rejected(f"venue {self.venue.name} has no `oracle {asset}`")
+        agg = at(self.w3, "Aggregator", address)
+        _, answer, _, updated, _ = agg.functions.latestRoundData().call()
+        return float(answer) / 10 ** int(agg.functions.decimals().call()), float(updated)
+
+    def snapshot(self) -> Snapshot:
+        try:
+            block = self.w3.eth.get_block("latest")
+            positions: dict[str, float] = {}
+            balances: dict[str, float] = {}
+            mid: dict[str, float] = {}
+            index: dict[str, float] = {self.strategy.numeraire: 1.0}
+            times = []
+            meta = {}
+            for inst in self.strategy.instruments:
+                address = self.venue.symbols.get(inst.name)
+                if address is None:
+                    continue
+                raw = at(self.w3, "Token", address).functions.balanceOf(self.owner).call()
+                qty = int(raw) / 10 ** self.decimals[inst.name]
+                positions[inst.name] = qty
+                balances[inst.underlying] = qty
+                if inst.kind == "cash" and inst.underlying == self.strategy.numeraire:
+                    mid[inst.name] = 1.0
+                else:
+                    price, updated = self._oracle(inst.underlying)
+                    mid[inst.name] = index[inst.underlying] = price
+                    times.append(updated)
+                meta[inst.name] = InstrumentMeta(
+                    instrument=inst.name, symbol=address, kind=inst.kind,
+                    underlying=inst.underlying, settle=self.strategy.numeraire,
+                    price_ccy=self.strategy.numeraire,
+                    qty_step=10.0 ** -self.decimals[inst.name])
+            opens = {st.client_id: st for st in self._rebal_orders() if not st.final}
+        except (Rejected, Transient):
+            raise
+        except Exception as exc:
+            raise Transient(f"reading the chain failed: {type(exc).__name__}") from None
+        equity = sum(positions[n] * mid[n] for n in positions)
+        return Snapshot(
+            time_s=float(block["timestamp"]), numeraire=self.strategy.numeraire,
+            positions=positions, equity=equity, balances=balances, index=index, mid=mid,
+            bid=dict(mid), ask=dict(mid), mark=dict(mid), oracle=dict(index),
+            price_time_s=min(times) if times else None,
+            base_fee_gwei=float(block.get("baseFeePerGas") or 0) / 1e9,
+            gas_price_gwei=float(block.get("baseFeePerGas") or 0) / 1e9,  # solvers pay it
+            open_orders=opens, meta=meta)
+
+    # ---------------------------------------------------------------- intents
+    def intent(self, order: OrderRequest, *, now_s: float | None = None,
+               mid: float | None = None) -> Intent:
+        """The signed intent ``submit`` would post for ``order`` (also what a plan shows)."""
+        if now_s is None:
+            now_s = float(self.w3.eth.get_block("latest")["timestamp"])
+        if mid is None:
+            inst = self.strategy.instrument(order.instrument)
+            mid = self._oracle(inst.underlying)[0]
+        unsigned = build_intent(self.iv, order, now_s=now_s, mid=mid, owner=self.owner)
+        signed = sign_order(unsigned.order, self.domain, self.signer,
+                            vault=self.iv.vault)
+        uid = order_uid(signed.digest, self.owner, unsigned.order.valid_to)
+        return unsigned.signed(signed, uid)
+
+    def plan_view(self, orders: Sequence[OrderRequest]) -> list[dict[str, Any]]:
+        """For ``rebal plan``: each order's intent (typed data, digest, UID, signature).
+
+        Nothing is posted; the signatures are real, so a reviewer can check them with any
+        EIP-712 tool, and ``submit`` later signs the same fields (validTo moves with time)."""
+        now = float(self.w3.eth.get_block("latest")["timestamp"])
+        return [self.intent(o, now_s=now).plan_view() for o in orders]
+
+    def submit(self, order: OrderRequest) -> OrderStatus:
+        prior = self.sent.get(order.client_id)
+        now = float(self.w3.eth.get_block("latest")["timestamp"])
+        if prior is not None and prior.intent.order.valid_to > now:
+            intent = prior.intent  # the same bytes again: the same UID
+        else:
+            intent = self.intent(order, now_s=now)
+        uid = "0x" + intent.uid.hex()
+        self.sent[order.client_id] = _Sent(intent, uid)  # known before the request leaves
+        body = api.order_creation(intent.signed_order, intent.app_data_doc)
+        try:
+            got = self.book.post_order(body)
+        except Rejected as exc:
+            if exc.code != "DuplicatedOrder":
+                raise
+            got = uid  # already there: this very intent was accepted before
+        if got.lower() != uid.lower():
+            raise Rejected(f"the order book answered UID {got[:18]}..., not the intent's")
+        found = self.lookup(order.client_id)
+        if found is None:
+            raise Transient("the order book accepted the intent but does not list it yet")
+        return found
+
+    def lookup(self, client_id: str) -> OrderStatus | None:
+        sent = self.sent.get(client_id)
+        if sent is not None:
+            data = self.book.get_order(sent.uid)
+            return None if data is None else self._status(client_id, data)
+        for st in self._rebal_orders():
+            if st.client_id == client_id:
+                return st
+        return None
+
+    def cancel(self, client_id: str) -> OrderStatus | None:
+        st = self.lookup(client_id)
+        if st is None:
+            return None
+        if st.final:
+            return st
+        uid = bytes.fromhex(st.venue_id.removeprefix("0x"))
+        if self.iv.vault is None:
+            sig = self.signer.sign_digest(api.cancellation_digest([uid], self.domain))
+            self.book.cancel([st.venue_id], "0x" + sig.hex())
+        else:  # a contract owner cancels on-chain: the vault calls invalidateOrder
+            vault = at(self.w3, "Vault", self.iv.vault)
+            keeper = Sender(self.w3, self.signer.account.key, self.iv.chain_id)
+            try:
+                keeper.transact(vault.address, call_data(vault, "invalidate_order", uid))
+            except SendError as exc:
+                if exc.kind == "revert":
+                    raise Rejected(f"invalidating the intent reverted: {exc.reason}") from None
+                raise Transient(f"invalidating the intent failed: {exc.kind}") from None
+        return self.lookup(client_id)
+
+    def history(self, asset: str, since_s: float, timeframe_s: float) -> Sequence[Candle]:
+        return ()  # an oracle has no candles; realized_vol windows fill from snapshots
+
+    def close(self) -> None:
+        pass
+
+    # ---------------------------------------------------------------- shapes
+    def _rebal_orders(self) -> list[OrderStatus]:
+        out = []
+        for data in self.book.account_orders(self.owner):
+            cid = client_id_of(str(data.get("appData", "")))
+            if cid is not None:
+                out.append(self._status(cid, data))
+        return out
+
+    def _status(self, client_id: str, data: Mapping[str, Any]) -> OrderStatus:
+        return self.iv.status(client_id, data, _STATES.get(str(data.get("status")), "open"))
+
+
+def open_adapter(strategy: ir.Strategy, venue: ir.Venue, environ: Mapping[str, str]
+                 ) -> SolverAdapter:
+    """The live layer's entry point: settings from the venue, secrets from ``environ``."""
+    cfg = venue.config
+    assert isinstance(cfg, ir.SolverConfig)
+    if not cfg.rpc_env or not environ.get(cfg.rpc_env):
+        raise Rejected(f"venue {venue.name} needs `rpc env NAME` with NAME set")
+    if not cfg.signer_env:
+        raise Rejected(f"venue {venue.name} needs `signer env NAME`")
+    signer = Signer.from_env(cfg.signer_env, dict(environ))
+    w3 = connect(environ[cfg.rpc_env], expect_chain=cfg.chain)
+    url = environ.get(BOOK_URL_ENV) or DEFAULT_URLS.get(cfg.chain)
+    if not url:
+        raise Rejected(f"no order book known for chain {cfg.chain}: set {BOOK_URL_ENV}")
+    return SolverAdapter(strategy, venue, w3, signer, OrderBookClient(url))
+
+
