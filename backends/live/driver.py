@@ -19,7 +19,7 @@ import numpy as np
 
 from rebal.backends.kernel.context import PortfolioView, StepContext
 from rebal.backends.kernel.gate import liquidation_distance
-from rebal.backends.kernel.planner import Decision, Fills, Kernel
+from rebal.backends.kernel.planner import Decision, Kernel
 from rebal.compiler import ir
 
 from .adapter import Candle, Snapshot
@@ -84,8 +84,10 @@ class StepDecision:
     leverage_after: float
     liquidation_after: float  # smallest relative move to liquidation after the trade (inf)
     book_diffs: tuple[tuple[str, float, float], ...] = ()
+    venue_positions: Mapping[str, float] = field(default_factory=dict)
     hedge_qty: tuple[float, ...] = ()  # per hedge leg, what the kernel released (for record)
     children: tuple[float, ...] = ()   # per hedge leg, children counted by the kernel
+    order_ids: tuple[tuple[int, int], ...] = ()  # per hedge leg, the kernel's (parent, child)
     decision: Decision | None = field(default=None, compare=False, repr=False)
 
     def summary(self) -> dict[str, Any]:
@@ -100,8 +102,10 @@ class StepDecision:
                       "hi": r.hi, "unmet": r.unmet} for r in self.rows],
             "positions": dict(self.positions),
             "book_diffs": [list(d) for d in self.book_diffs],
+            "venue_positions": dict(self.venue_positions),
             "orders": [o.as_row() for o in self.orders],
             "hedge_qty": list(self.hedge_qty), "children": list(self.children),
+            "order_ids": [list(o) for o in self.order_ids],
         }
 
 
@@ -202,33 +206,26 @@ class KernelDriver:
             orders=tuple(orders),
             positions={n: float(book.positions[0, i]) for i, n in enumerate(lay.instruments)},
             equity=float(book.equity[0]), leverage_after=lev_after, liquidation_after=liq,
-            book_diffs=diffs, hedge_qty=tuple(float(x) for x in hedge),
-            children=tuple(float(x) for x in kids), decision=dec)
+            book_diffs=diffs, venue_positions=dict(snap.venue_positions), hedge_qty=tuple(float(x) for x in hedge),
+            children=tuple(float(x) for x in kids),
+            order_ids=tuple((int(a), int(b)) for a, b in dec.order_ids[0]), decision=dec)
 
-    def record(self, step: StepDecision | Mapping[str, Any], filled: Mapping[int, float],
-               cost: float) -> None:
-        """Account for what the venue did with a step's orders: ``filled`` per hedge leg."""
-        summary = step.summary() if isinstance(step, StepDecision) else step
-        hedge = np.array([summary["hedge_qty"]], dtype=np.float64)
-        if not hedge.size or not hedge.any():
-            return
-        qty = np.zeros_like(hedge)
-        for leg, q in filled.items():
-            qty[0, leg] = q
-        self.kernel.record(_Sent(float(summary["t_s"]), hedge,
-                                 np.array([summary["children"]], dtype=np.float64)),
-                           Fills(qty=qty, cost=np.array([cost])))
+    def sent(self, step: StepDecision) -> None:
+        """``step``'s orders are going out: the kernel counts them and waits for their fills
+        (:meth:`report`), also across a restart (orders in flight are in its saved state)."""
+        if step.decision is not None and step.orders:
+            self.kernel.sent(step.decision)
 
-
-@dataclass(frozen=True)
-class _Sent:
-    """What ``Kernel.record`` reads of a decision: its time, its orders and their children
-    (restored from the journal when the fills are learned after a restart)."""
-
-    t_s: float
-    hedge_orders: Any
-    children: Any
-    any_orders: bool = True
+    def report(self, summary: Mapping[str, Any], filled: Mapping[int, float],
+               cost: Mapping[int, float]) -> None:
+        """The final fills of a step's orders, per hedge leg (``summary`` is the step's
+        journaled summary, which holds each leg's kernel order id)."""
+        t = float(summary["t_s"])
+        for leg, oid in enumerate(summary.get("order_ids", [])):
+            if oid[0] < 0:
+                continue
+            self.kernel.report_fill(0, leg, oid, float(filled.get(leg, 0.0)),
+                                    float(cost.get(leg, 0.0)), t, final=True)
 
 
 def _reduces(position: float, qty: float) -> bool:

@@ -58,7 +58,8 @@ def apply_status(journal: Journal, st: OrderStatus) -> None:
     if st.state == "open" and st.filled != 0.0:
         state = "partial"
     journal.update(st.client_id, state=state, filled=st.filled, avg_price=st.avg_price,
-                   fee=st.fee, venue_id=st.venue_id or None, reason=st.reason or None)
+                   fee=st.fee, venue_id=st.venue_id or None, reason=st.reason or None,
+                   venue_filled=st.venue_filled)
 
 
 def send_order(adapter: Adapter, journal: Journal, req: OrderRequest,

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS orders (
     reduce_only INTEGER NOT NULL DEFAULT 0,
     state       TEXT NOT NULL,
     filled      REAL NOT NULL DEFAULT 0,
+    venue_filled REAL,
     avg_price   REAL,
     fee         REAL NOT NULL DEFAULT 0,
     venue_id    TEXT NOT NULL DEFAULT '',
@@ -92,6 +93,7 @@ class JournalOrder:
     reduce_only: bool
     state: str
     filled: float
+    venue_filled: float | None
     avg_price: float | None
     fee: float
     venue_id: str
@@ -226,6 +228,7 @@ class Journal:
 
     def update(self, client_id: str, *, state: str, filled: float | None = None,
                avg_price: float | None = None, fee: float | None = None,
+               venue_filled: float | None = None,
                venue_id: str | None = None, reason: str | None = None,
                attempt: bool = False, accounted: bool | None = None) -> None:
         """Move one order along its lifecycle (committed before this returns)."""
@@ -233,6 +236,7 @@ class Journal:
             raise ValueError(f"unknown order state {state!r}")
         sets, args = ["state = ?", "updated_s = ?"], [state, time.time()]
         for col, val in (("filled", filled), ("avg_price", avg_price), ("fee", fee),
+                         ("venue_filled", venue_filled),
                          ("venue_id", venue_id), ("reason", reason)):
             if val is not None:
                 sets.append(f"{col} = ?")
@@ -250,9 +254,11 @@ class Journal:
         row = self._db.execute("SELECT summary FROM steps WHERE step = ?", (step,)).fetchone()
         return None if row is None else dict(json.loads(row["summary"]))
 
-    def filled_by_instrument(self) -> dict[str, float]:
-        """Signed filled quantity per instrument over every journaled order."""
-        rows = self._db.execute("SELECT instrument, SUM(filled) AS q FROM orders "
+    def filled_by_instrument(self, venue_units: bool = False) -> dict[str, float]:
+        """Signed filled quantity per instrument over every journaled order (in underlying
+        units, or in the venue's own order units where the venue reported them)."""
+        col = "venue_filled" if venue_units else "filled"
+        rows = self._db.execute(f"SELECT instrument, SUM({col}) AS q FROM orders "
                                 "GROUP BY instrument").fetchall()
         return {r["instrument"]: float(r["q"] or 0.0) for r in rows}
 
@@ -302,6 +308,7 @@ def _order(row: sqlite3.Row) -> JournalOrder:
         limit_price=None if row["limit_price"] is None else float(row["limit_price"]),
         mid=None if row["mid"] is None else float(row["mid"]),
         reduce_only=bool(row["reduce_only"]), state=row["state"], filled=float(row["filled"]),
+        venue_filled=None if row["venue_filled"] is None else float(row["venue_filled"]),
         avg_price=None if row["avg_price"] is None else float(row["avg_price"]),
         fee=float(row["fee"]), venue_id=row["venue_id"], reason=row["reason"],
         attempts=int(row["attempts"]), accounted=bool(row["accounted"]),

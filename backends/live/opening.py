@@ -62,7 +62,11 @@ def open_adapter(strategy: ir.Strategy, venue: ir.Venue,
     opener = getattr(module, "open_adapter", None)
     if opener is None:
         raise LiveError(f"the `{venue.backend}` backend has no live adapter")
-    adapter: Adapter = opener(strategy, venue, dict(os.environ if environ is None else environ))
+    try:
+        adapter: Adapter = opener(strategy, venue,
+                                  dict(os.environ if environ is None else environ))
+    except ValueError as exc:  # a venue setting the adapter cannot honour
+        raise LiveError(str(exc)) from None
     return adapter
 
 

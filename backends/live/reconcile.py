@@ -27,7 +27,7 @@ from .driver import KernelDriver
 from .execution import apply_status
 from .journal import Journal, JournalOrder
 
-__all__ = ["Stray", "account_steps", "fill_cost", "settle_rows", "strays", "tolerance"]
+__all__ = ["Stray", "account_steps", "close", "fill_cost", "settle_rows", "strays", "tolerance"]
 
 log = logging.getLogger("rebal.live")
 
@@ -90,11 +90,11 @@ def account_steps(journal: Journal, driver: KernelDriver) -> list[int]:
         if summary is None:
             continue
         filled: dict[int, float] = defaultdict(float)
-        cost = 0.0
+        cost: dict[int, float] = defaultdict(float)
         for r in rows:
             filled[r.leg] += r.filled
-            cost += fill_cost(r)
-        driver.record(summary, filled, cost)
+            cost[r.leg] += fill_cost(r)
+        driver.report(summary, filled, cost)
         with journal.transaction() as db:
             db.execute("UPDATE orders SET accounted = 1 WHERE step = ?", (step,))
         journal.save_kernel_state(step, driver.save())
@@ -104,11 +104,12 @@ def account_steps(journal: Journal, driver: KernelDriver) -> list[int]:
 
 @dataclass(frozen=True)
 class Stray:
-    """An owned position the journal does not explain."""
+    """An owned position the journal does not explain (in venue units when ``venue_units``)."""
 
     instrument: str
     expected: float
     actual: float
+    venue_units: bool = False
 
     @property
     def difference(self) -> float:
@@ -122,18 +123,29 @@ def tolerance(snap: Snapshot, instrument: str) -> float:
     return step / 2 if step > 0 else 1e-9
 
 
+def close(expected: float, actual: float, tol: float) -> bool:
+    return abs(actual - expected) <= max(tol, 1e-9 * max(1.0, abs(expected)))
+
+
 def strays(strategy: ir.Strategy, venue: ir.Venue, snap: Snapshot, journal: Journal,
-           baseline: Mapping[str, float]) -> list[Stray]:
-    """Owned derivative positions that differ from ``baseline`` + journal fills."""
+           baseline: Mapping[str, float], baseline_venue: Mapping[str, float]) -> list[Stray]:
+    """Owned derivative positions that differ from the baseline + journal fills: in the
+    venue's own order units where it reports them (exact), else in underlying units."""
     fills = journal.filled_by_instrument()
+    vfills = journal.filled_by_instrument(venue_units=True)
     out = []
     for name in strategy.owns:
         inst = strategy.instrument(name)
         if inst.kind in ("spot", "cash") or name not in venue.symbols:
             continue  # balances are capital, not exposure: adopted, never stray
+        if name in snap.venue_positions:
+            expected = float(baseline_venue.get(name, 0.0)) + vfills.get(name, 0.0)
+            actual = float(snap.venue_positions[name])
+            if not close(expected, actual, 1e-9):
+                out.append(Stray(name, expected, actual, venue_units=True))
+            continue
         expected = float(baseline.get(name, 0.0)) + fills.get(name, 0.0)
         actual = float(snap.positions.get(name, 0.0))
-        tol = max(tolerance(snap, name), 1e-9 * max(1.0, abs(expected)))
-        if abs(actual - expected) > tol:
+        if not close(expected, actual, tolerance(snap, name)):
             out.append(Stray(name, expected, actual))
     return out

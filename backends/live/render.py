@@ -63,7 +63,7 @@ def render_decision(d: Mapping[str, Any], numeraire: str) -> list[str]:
     if orders:
         out.append(f"  orders ({safe(d['reason']) or 'trade'}):")
         for o in orders:
-            side = "buy " if o["qty"] > 0 else "sell"
+            side = "buy" if o["qty"] > 0 else "sell"
             lim = "market" if o["limit_price"] is None else f"limit {_num(o['limit_price'])}"
             out.append(f"    {side} {_num(abs(o['qty']))} {safe(o['instrument'])} "
                        f"({safe(o['symbol'])}) {lim}, est. cost {_num(o['est_cost'], 3)} "

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 
 from rebal.compiler import ir
 
-from .adapter import Adapter, OrderRequest, Snapshot
+from .adapter import Adapter, AdapterError, OrderRequest, Snapshot
 from .driver import KernelDriver, OrderPlan, StepDecision
 from .execution import RetryPolicy, send_order
 from .ids import client_id
 from .journal import Journal
-from .reconcile import Stray, account_steps, settle_rows, strays, tolerance
+from .reconcile import Stray, account_steps, close, settle_rows, strays, tolerance
 
 __all__ = ["LiveSession", "StepResult"]
 
@@ -36,6 +36,8 @@ log = logging.getLogger("rebal.live")
 #: Price history read at a first start, per realized_vol window: this many windows of candles.
 _HISTORY_WINDOWS = 2
 _TIMEFRAME_S = 300.0
+#: Reconcile (venue orders and positions against the journal) at least every this many steps.
+RECONCILE_EVERY = 10
 
 
 @dataclass
@@ -64,6 +66,7 @@ class LiveSession:
         self.driver = KernelDriver(strategy, venue)
         self.on_stray = str(getattr(venue.config, "on_stray", "halt"))
         self._clock = clock
+        self._since_reconcile = 0
 
     # ------------------------------------------------------------------ start
 
@@ -119,29 +122,32 @@ class LiveSession:
             log.warning("reconcile: %d order(s) still unsettled; no new orders until they are",
                         left)
             return snap
-        found = strays(self.strategy, self.venue, snap, self.journal, self.baseline(snap))
+        found = strays(self.strategy, self.venue, snap, self.journal, self.baseline(snap),
+                       self._meta_map("baseline_venue"))
         if found:
             self._handle_strays(found)
         return snap
 
     def _handle_strays(self, found: list[Stray]) -> None:
         text = "; ".join(f"{s.instrument}: venue {s.actual:g}, journal explains {s.expected:g}"
-                         for s in found)
+                         + (" (venue units)" if s.venue_units else "") for s in found)
         if self.on_stray == "halt":
             self.journal.halt(f"stray position ({text}); on_stray halt")
             log.error("stray position: %s; halted (on_stray halt)", text)
             return
-        base = self.baseline_now()
+        base, vbase = self._meta_map("baseline"), self._meta_map("baseline_venue")
         for s in found:
-            base[s.instrument] = base.get(s.instrument, 0.0) + s.difference
+            target = vbase if s.venue_units else base
+            target[s.instrument] = target.get(s.instrument, 0.0) + s.difference
         self.journal.set_meta("baseline", base)
+        self.journal.set_meta("baseline_venue", vbase)
         self.journal.event("stray", f"adopted: {text}")
         log.warning("stray position adopted: %s", text)
         if self.on_stray == "flatten":
             self._flatten(found)
 
-    def baseline_now(self) -> dict[str, float]:
-        return {k: float(v) for k, v in (self.journal.meta("baseline") or {}).items()}
+    def _meta_map(self, key: str) -> dict[str, float]:
+        return {k: float(v) for k, v in (self.journal.meta(key) or {}).items()}
 
     def _flatten(self, found: list[Stray]) -> None:
         """on_stray flatten: close each adopted stray with a reduce-only IOC order."""
@@ -150,10 +156,14 @@ class LiveSession:
         orders = []
         for j, s in enumerate(found):
             mid = float(snap.mid.get(s.instrument, 0.0)) or None
+            qty = s.difference
+            if s.venue_units:  # the stray in underlying units, at today's conversion
+                v = float(snap.venue_positions.get(s.instrument, 0.0))
+                qty *= float(snap.positions.get(s.instrument, 0.0)) / v if v else 0.0
             orders.append(OrderPlan(
                 client_id=client_id(self.ir_hash, self.venue.name, seq, 90 + j),
                 instrument=s.instrument, symbol=self.venue.symbols[s.instrument], leg=90 + j,
-                child=0, qty=-s.difference, limit_price=None, mid=mid or 0.0, est_cost=0.0,
+                child=0, qty=-qty, limit_price=None, mid=mid or 0.0, est_cost=0.0,
                 reduce_only=True))
         summary = {"seq": seq, "t_s": snap.time_s, "reason": "flatten", "orders":
                    [o.as_row() for o in orders], "hedge_qty": [], "children": []}
@@ -180,6 +190,7 @@ class LiveSession:
         state, send, account and verify."""
         to_send = d.orders if orders is None else orders
         res = StepResult(d)
+        self.driver.sent(d)
         self.journal.record_step(d.seq, d.t_s, self.driver.save(), d.summary(),
                                  [o.as_row() for o in to_send])
         if d.halted:
@@ -197,19 +208,26 @@ class LiveSession:
         return res
 
     def _verify(self, d: StepDecision, res: StepResult) -> None:
-        """Positions after = positions before + fills, to the venue's amount step."""
+        """Positions after = positions before + fills: exactly in the venue's own order units
+        where it reports them, else in underlying units to the venue's amount step."""
         snap = self.adapter.snapshot()
         fills: dict[str, float] = {}
+        vfills: dict[str, float] = {}
         for row in self.journal.orders(step=d.seq):
             fills[row.instrument] = fills.get(row.instrument, 0.0) + row.filled
+            vfills[row.instrument] = vfills.get(row.instrument, 0.0) + (row.venue_filled or 0.0)
         bad = []
         for name, q in fills.items():
-            expected = d.positions.get(name, 0.0) + q
-            actual = float(snap.positions.get(name, 0.0))
-            tol = max(tolerance(snap, name), 1e-9 * max(1.0, abs(expected)))
-            if abs(actual - expected) > tol:
-                bad.append(f"{name}: expected {expected:g} (before {d.positions.get(name, 0):g}"
-                           f" + fills {q:g}), venue shows {actual:g}")
+            if name in d.venue_positions and name in snap.venue_positions:
+                before, fill = d.venue_positions[name], vfills[name]
+                actual, tol, unit = float(snap.venue_positions[name]), 1e-9, " venue units"
+            else:
+                before, fill = d.positions.get(name, 0.0), q
+                actual, tol, unit = (float(snap.positions.get(name, 0.0)),
+                                     tolerance(snap, name), "")
+            if not close(before + fill, actual, tol):
+                bad.append(f"{name}: expected {before + fill:g}{unit} (before {before:g} + "
+                           f"fills {fill:g}), venue shows {actual:g}")
         if bad:
             msg = "positions after the fills do not match the journal: " + "; ".join(bad)
             self.journal.halt(msg)
@@ -217,7 +235,21 @@ class LiveSession:
             res.messages.append(msg)
 
     def step(self) -> StepResult:
-        """One iteration of ``run``."""
+        """One iteration of ``run``. A venue that fails mid-step (a snapshot that times out)
+        ends the step with a log line; the next step reconciles before deciding."""
+        try:
+            res = self._step()
+        except AdapterError as exc:
+            self._since_reconcile = RECONCILE_EVERY
+            log.warning("step stopped by a venue error (%s); reconciling at the next step", exc)
+            return StepResult(None, messages=[f"venue error: {exc}"])
+        self._since_reconcile += 1
+        return res
+
+    def _step(self) -> StepResult:
+        if self._since_reconcile >= RECONCILE_EVERY:
+            self.reconcile()
+            self._since_reconcile = 0
         if self.unsettled():
             self.reconcile()
             if self.unsettled():

@@ -117,7 +117,7 @@ def _plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         opened.close()
     text = plans.plan_json(doc)
     if args.output:
-        atomic_write(args.output, text)
+        atomic_write(Path(args.output), text)
     if args.format == "json":
         out.write(text)
     else:
