@@ -24,9 +24,9 @@ KINDS = {  # kind -> (requests it hits, probability per request, settings)
     "error5xx": ("any", 0.004, {}),
     "ratelimit": ("any", 0.004, {}),
     "drop": ("any", 0.004, {}),
-    "lost": ("order", 0.08, {}),
-    "partial": ("order", 0.08, {"fraction": 0.5}),
-    "reject": ("order", 0.08, {}),
+    "lost": ("order", 0.1, {}),
+    "partial": ("order", 0.1, {"fraction": 0.5}),
+    "reject": ("order", 0.1, {}),
     "stale": ("public", 0.004, {"delay": 0.2}),
 }
 
