@@ -45,6 +45,7 @@ demo: $(STAMP)
 	$(BIN)/rebal check specs/
 	$(BIN)/rebal explain $(SPEC)
 	$(BIN)/rebal simulate $(SPEC) --venue paper --paths 2000
+	BIN=$(BIN) bash scripts/demo-live.sh
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(JOBS)

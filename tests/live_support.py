@@ -48,7 +48,8 @@ def deribit(spec: Path = SPEC, speed: float = 0.0, **kw: Any) -> Iterator[Emulat
         yield emu
 
 
-FAST = RetryPolicy(attempts=4, base_s=0.01, cap_s=0.05, polls=2, poll_s=0.01)
+FAST = RetryPolicy(attempts=4, base_s=0.01, cap_s=0.05, polls=2, poll_s=0.01,
+                   unknown_grace_s=2.0)
 
 
 def adapter(emu: Emulator, s: ir.Strategy, venue: str = "deribit",

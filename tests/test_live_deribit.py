@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -165,21 +166,40 @@ def test_a_drawdown_halt_survives_restarts_until_resume(tmp_path: Path,
 @pytest.mark.parametrize("kind", ["lost", "timeout", "error5xx", "drop", "ratelimit"])
 def test_an_order_whose_answer_is_lost_is_looked_up_never_doubled(tmp_path: Path,
                                                                   kind: str) -> None:
+    """Lost answers and timeouts (the order may exist) are settled by lookup, never re-sent;
+    a request the venue did not carry out (5xx, drop) is closed after the grace period and the
+    kernel decides again; a rate-limit refusal is re-sent at once with the same id."""
     with deribit() as emu:
         emu.set_price("ETH", 3300)
         opened = session(emu, tmp_path)
         opened.session.start()
-        settings = {"delay": 1.5} if kind == "timeout" else {}
+        settings = {"delay": 1.2} if kind == "timeout" else {}
         emu.add_fault(kind, on="order", count=1, **settings)
-        res = opened.session.step()
+        first = opened.session.step().sent[0]
+        deadline = time.monotonic() + 20
+        while opened.session.unsettled() or not _perp_orders(emu):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+            opened.session.step()
+        journal = opened.journal
+        rows = journal.orders()
         opened.close()
         orders = _perp_orders(emu)
         assert len(orders) == 1, orders  # placed exactly once
-        row = Journal(tmp_path / "journal.sqlite").order(res.sent[0])
-        assert row is not None and row.state == "filled"
-        assert row.venue_filled == orders[0]["filled"]
-        if kind in ("error5xx", "drop", "ratelimit"):
-            assert row.attempts == 2  # not at the venue: sent again, with the same id
+        ids = [o["client_id"] for o in orders]
+        row = next(r for r in rows if r.client_id == ids[0])
+        assert row.state == "filled" and row.venue_filled == orders[0]["filled"]
+        assert all(r.final for r in rows)
+        if kind in ("lost", "timeout"):
+            assert row.client_id == first and row.attempts == 1  # found, not re-sent
+        elif kind == "ratelimit":
+            assert row.client_id == first and row.attempts == 2  # refused: same id again
+        else:  # never carried out: closed after the grace period, decided afresh
+            assert journal_state(rows, first) == "expired" and row.client_id != first
+
+
+def journal_state(rows, cid):  # type: ignore[no-untyped-def]
+    return next(r.state for r in rows if r.client_id == cid)
 
 
 def test_a_rejection_is_journaled_and_not_retried(tmp_path: Path) -> None:

@@ -85,4 +85,5 @@ def classify(exc: BaseException, secrets: Iterable[str | None] = ()) -> AdapterE
     code = venue_code(message) or type(exc).__name__
     if isinstance(exc, ccxt.ExchangeError):
         return Rejected(message, code=code)
-    return Transient(message, code=code)
+    # a rate-limit refusal is an answer: the venue did not carry the request out
+    return Transient(message, code=code, not_executed=isinstance(exc, ccxt.DDoSProtection))

@@ -58,7 +58,15 @@ class Rejected(AdapterError):
 
 class Transient(AdapterError):
     """The outcome is not known or the venue is briefly unavailable (network, 5xx, 429,
-    timeout). The live layer looks the order up by client id before anything is re-sent."""
+    timeout). The live layer looks the order up by client id before anything is re-sent.
+
+    ``not_executed``: the venue answered that it did not carry the request out (a rate-limit
+    refusal); only then may an order the lookup does not find be re-sent at once. Any other
+    transient error may hide a request still in flight at the venue."""
+
+    def __init__(self, message: str, *, code: str = "", not_executed: bool = False) -> None:
+        super().__init__(message, code=code)
+        self.not_executed = not_executed
 
 
 @dataclass(frozen=True)

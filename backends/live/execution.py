@@ -7,11 +7,13 @@ Then, for each attempt:
 2. an answer moves it to its venue state (``acked``/``partial``/``filled``/...);
 3. a :class:`~.adapter.Rejected` error is final (``rejected``, reason kept, never retried);
 4. a :class:`~.adapter.Transient` error leaves the outcome unknown: the row becomes
-   ``unknown``, and before anything else the order is **looked up by its client id**. Found: its
-   venue state is taken. Provably absent (``lookup`` returns None): it is sent again, same id.
-   A lookup that itself fails is retried (backoff with jitter); the order is never re-sent
-   while its fate is unknown. When attempts run out the row stays ``unknown`` and the
-   reconciliation at the next step settles it.
+   ``unknown``, and before anything else the order is **looked up by its client id**. Found:
+   its venue state is taken. Not found after a refusal the venue answered (a rate limit:
+   ``Transient.not_executed``): it is sent again, same id. Not found after a timeout, a
+   dropped connection or a 5xx: the request may still be in flight at the venue, so nothing
+   is re-sent; the row stays ``unknown`` and the reconciliation settles it (found later, its
+   state is taken; still absent after the grace period, it is closed and the kernel decides
+   afresh). A lookup that itself fails is retried (backoff with jitter).
 
 An order still ``open`` after its answer (a resting order, or a venue slow to match an IOC)
 is polled, then cancelled, so every step ends with final rows or ``unknown`` ones.
@@ -45,6 +47,8 @@ class RetryPolicy:
     cap_s: float = 5.0
     polls: int = 5
     poll_s: float = 0.2
+    #: how long an unknown order the venue does not show may still be in flight there
+    unknown_grace_s: float = 15.0
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = random.Random()  # noqa: RUF009 - shared jitter source is fine
 
@@ -88,9 +92,13 @@ def send_order(adapter: Adapter, journal: Journal, req: OrderRequest,
             if found is not None:
                 apply_status(journal, found)
                 return _finish(adapter, journal, found, policy)
+            if not exc.not_executed:
+                log.warning("order %s: not at the venue yet, but the request may still be in "
+                            "flight; left unknown for the reconciliation (not re-sent)", cid)
+                return None
             attempt += 1
-            log.info("order %s provably not at the venue; sending it again with the same id",
-                     cid)
+            log.info("order %s refused unexecuted by the venue; sending it again with the "
+                     "same id", cid)
             policy.sleep(policy.backoff(attempt))
             continue
         apply_status(journal, st)

@@ -4,8 +4,9 @@ Run on start, after any ``unknown`` outcome, and every N steps (``live.md``):
 
 1. :func:`settle_rows`: every non-final journal row is looked up by client id. Found: the
    venue's state is taken (an order still open is cancelled: rebal's orders are IOC, a
-   resting one is left over from a crash). Provably absent: it never reached the venue; it is
-   closed as ``expired`` and **not** re-sent (its decision is stale; the kernel decides
+   resting one is left over from a crash). Absent: when it was never sent, or its last
+   request is older than the grace period (no longer in flight), it never reached the venue;
+   it is closed as ``expired`` and **not** re-sent (its decision is stale; the kernel decides
    afresh). A lookup that fails leaves the row as it is, to be settled next time.
 2. :func:`account_steps`: a step whose rows are all final and not yet accounted has its
    fills handed to the kernel (parents, budgets, cooldowns, order counts), exactly once.
@@ -16,6 +17,7 @@ Run on start, after any ``unknown`` outcome, and every N steps (``live.md``):
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,9 +34,12 @@ __all__ = ["Stray", "account_steps", "close", "fill_cost", "settle_rows", "stray
 log = logging.getLogger("rebal.live")
 
 
-def settle_rows(adapter: Adapter, journal: Journal) -> int:
-    """Settle every non-final row against the venue; the number still unsettled."""
+def settle_rows(adapter: Adapter, journal: Journal, grace_s: float = 15.0) -> int:
+    """Settle every non-final row against the venue; the number still unsettled. A row the
+    venue does not show is closed only when it was never sent (``intent``) or its last request
+    is older than ``grace_s`` (it may still be in flight at the venue until then)."""
     left = 0
+    now = time.time()
     for row in journal.orders(final=False):
         try:
             st = adapter.lookup(row.client_id)
@@ -44,6 +49,9 @@ def settle_rows(adapter: Adapter, journal: Journal) -> int:
             left += 1
             continue
         if st is None:
+            if row.state != "intent" and now - row.updated_s < grace_s:
+                left += 1  # its request may still be in flight: look again later
+                continue
             journal.update(row.client_id, state="expired",
                            reason="never reached the venue (not found by client id); "
                                   "not re-sent, the kernel decides afresh")

@@ -115,7 +115,7 @@ class LiveSession:
 
     def reconcile(self) -> Snapshot:
         """Settle the journal against the venue, account fills, handle strays."""
-        left = settle_rows(self.adapter, self.journal)
+        left = settle_rows(self.adapter, self.journal, self.policy.unknown_grace_s)
         account_steps(self.journal, self.driver)
         snap = self.adapter.snapshot()
         if left:
