@@ -2,7 +2,7 @@
 
 Nothing here stands in for a component: the emulator speaks Deribit's API with signatures
 checked, the adapter is rebal's ccxt adapter over real ccxt, the session is the live layer.
-Only the client timeout is shortened (a timeout fault then costs half a second, not ten).
+Only the client timeout is shortened (a timeout fault then costs seconds, not ten).
 """
 
 from __future__ import annotations
@@ -53,16 +53,18 @@ FAST = RetryPolicy(attempts=4, base_s=0.01, cap_s=0.05, polls=2, poll_s=0.01,
 
 
 def adapter(emu: Emulator, s: ir.Strategy, venue: str = "deribit",
-            timeout_ms: int = 600) -> CcxtAdapter:
+            timeout_ms: int = 3000) -> CcxtAdapter:
     v = s.venue(venue)
     settings = settings_of(v, environ(emu))
     return CcxtAdapter(s, v, make_client(settings, timeout_ms=timeout_ms), settings)
 
 
 def session(emu: Emulator, state: Path, s: ir.Strategy | None = None,
-            venue: str = "deribit", policy: RetryPolicy = FAST) -> Opened:
+            venue: str = "deribit", policy: RetryPolicy = FAST,
+            timeout_ms: int = 3000) -> Opened:
     s = s or strategy()
-    opened = open_session(s, venue, state_dir=state, adapter=adapter(emu, s, venue))
+    opened = open_session(s, venue, state_dir=state,
+                          adapter=adapter(emu, s, venue, timeout_ms))
     opened.session.policy = policy
     return opened
 

@@ -20,7 +20,7 @@ from rebal.backends.live.runner import run_loop
 
 STEPS = 500
 KINDS = {  # kind -> (requests it hits, probability per request, settings)
-    "timeout": ("any", 0.004, {"delay": 0.7}),
+    "timeout": ("any", 0.004, {"delay": 1.3}),
     "error5xx": ("any", 0.004, {}),
     "ratelimit": ("any", 0.004, {}),
     "drop": ("any", 0.004, {}),
@@ -46,7 +46,7 @@ def test_soak_500_steps_with_faults(tmp_path: Path, caplog: pytest.LogCaptureFix
     with deribit(spec=spec, seed=7) as emu:
         for kind, (on, p, settings) in KINDS.items():
             emu.add_fault(kind, on=on, p=p, count=0, **settings)
-        opened = session(emu, tmp_path / "state", strategy(spec))
+        opened = session(emu, tmp_path / "state", strategy(spec), timeout_ms=1000)
         s = opened.session
         try:
             s.start()
