@@ -165,6 +165,7 @@ class Snapshot:
     oracle: Mapping[str, float] = field(default_factory=dict)    # asset -> independent price
     gas_price_gwei: float | None = None            # on-chain: current gas price
     base_fee_gwei: float | None = None
+    gas_used: float | None = None                  # on-chain: gas of one rebalance transaction
     maintenance_margin: float | None = None        # fraction of notional, as the venue states
     open_orders: Mapping[str, OrderStatus] = field(default_factory=dict)  # client id -> status
     meta: Mapping[str, InstrumentMeta] = field(default_factory=dict)      # instrument -> facts

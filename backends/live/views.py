@@ -8,6 +8,9 @@ arrays and decides what a position *is* for the strategy:
 * a ``book`` instrument the venue does not list: the spec's ``book`` (it is held elsewhere);
 * the par-cash instrument (USDC in a vault): its balance.
 
+Venue facts (taker fee, amount step, maintenance margin, gas) are passed as the venue states
+them, so the kernel's ``max fee``, ``max gas`` and ``max gas cost`` read today's numbers.
+
 Per-asset volatility (``MarketView.vol``: option marks, ``implied_vol`` and the fallback of
 ``realized_vol``) is the venue's implied vol of the option nearest the money on that asset;
 an asset without options uses the realized vol of the history read at start.
@@ -60,8 +63,22 @@ def market_view(layout: Layout, snap: Snapshot, fallback_vol: Mapping[str, float
         for a, asset in enumerate(layout.assets):
             if asset in snap.oracle:
                 oracle[0, a] = float(snap.oracle[asset])
+    n_i = layout.n_instruments
+    fee = np.zeros(n_i)
+    step = np.zeros(n_i)
+    for i, name in enumerate(layout.instruments):
+        meta = snap.meta.get(name)
+        if meta is not None:
+            fee[i] = meta.taker_fee
+            step[i] = meta.qty_step
+    mm = None
+    if snap.maintenance_margin is not None:
+        mm = np.full(n_i, float(snap.maintenance_margin))
     return MarketView(spot=spot, vol=vol, funding=funding, price_t=snap.price_time_s,
-                      oracle=oracle)
+                      oracle=oracle, fee=fee if snap.meta else None, maintenance_margin=mm,
+                      contract_size=step if snap.meta else None,
+                      gas_price_gwei=snap.gas_price_gwei, base_fee_gwei=snap.base_fee_gwei,
+                      gas_used=snap.gas_used)
 
 
 def _asset_vol(layout: Layout, snap: Snapshot, a: int, spot: float,
