@@ -17,8 +17,8 @@ __all__ = ["render_plan", "render_status", "render_step", "safe"]
 
 
 def safe(text: object) -> str:
-    """``text`` with control characters shown visibly (one line)."""
-    return _dsl_render._clean(str(text))
+    """``text`` with control characters shown visibly (one line), as ``rebal check`` shows them."""
+    return _dsl_render.visible(str(text))
 
 
 def _num(x: float | None, digits: int = 6) -> str:
