@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from live_support import PERP, SPEC, deribit, environ
+
 from rebal.backends.live.journal import Journal
 
 KILLS = 20

@@ -14,8 +14,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from live_support import PERP, SPEC, deribit, session, strategy
+
 from rebal.backends.live.runner import run_loop
 
 STEPS = 500
