@@ -27,7 +27,7 @@ KINDS = {  # kind -> (requests it hits, probability per request, settings)
     "lost": ("order", 0.1, {}),
     "partial": ("order", 0.1, {"fraction": 0.5}),
     "reject": ("order", 0.1, {}),
-    "stale": ("public", 0.004, {"delay": 0.2}),
+    "stale": ("public", 0.01, {"delay": 0.2}),
 }
 
 
