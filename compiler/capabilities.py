@@ -47,6 +47,10 @@ VENUE_SETTINGS: dict[str, frozenset[str]] = {
     "keeper": frozenset("chain rpc signer vault router oracle token on_stray confirmations"
                         .split()),
     "solver": frozenset("chain rpc signer vault oracle settlement valid_for token".split()),
+
+    "ccxt": frozenset("exchange account url sandbox on_stray".split()),
+    "keeper": frozenset("chain rpc signer vault router oracle token on_stray".split()),
+    "solver": frozenset("chain rpc signer vault oracle settlement valid_for token on_stray".split()),
 }
 
 

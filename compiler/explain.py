@@ -229,8 +229,9 @@ def instrument_words(i: ir.Instrument) -> str:
     if i.kind == "future":
         return f"{i.underlying} future expiring {i.expiry}, settled in {i.settle}"
     strike = num(i.strike) if i.strike is not None else "?"
-    return (f"European {i.underlying} {i.option_type}, strike {strike} {i.settle}, "
-            f"expiring {i.expiry}")
+    settled = f", settled in {i.settle}" if i.settle != i.strike_currency else ""
+    return (f"European {i.underlying} {i.option_type}, strike {strike} {i.strike_currency}, "
+            f"expiring {i.expiry}{settled}")
 
 
 def position_words(q: Decimal, name: str) -> str:

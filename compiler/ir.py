@@ -21,7 +21,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-IR_VERSION: Literal["1.0"] = "1.0"
+#: 1.1: an option's strike names its own currency (`strike_currency`, apart from `settle`);
+#: ccxt venues carry `url_env` and `sandbox` and always name their account variable;
+#: solver venues carry `on_stray`.
+IR_VERSION: Literal["1.1"] = "1.1"
 
 
 class _Model(BaseModel):
@@ -137,7 +140,10 @@ class Instrument(_Model):
     underlying: str = Field(description="Asset of one unit of the instrument.")
     settle: str = Field(description="Currency P&L and prices are in (the asset itself for spot/cash).")
     option_type: Literal["call", "put"] | None = None
-    strike: Decimal | None = Field(default=None, description="In the settle currency.")
+    strike: Decimal | None = Field(default=None, description="In `strike_currency`.")
+    strike_currency: str | None = Field(
+        default=None, description="Currency the strike is written in (USD for a Deribit option "
+        "settled in ETH); the numeraire or a par currency, so the kernel reads it at face value.")
     expiry: dt.date | None = None
 
 
@@ -350,8 +356,13 @@ class SimConfig(_Model):
 
 class CcxtConfig(_Model):
     kind: Literal["ccxt"] = "ccxt"
-    exchange: str
-    account_env: str | None = None
+    exchange: str = Field(description="ccxt exchange id (`exchange \"id\"`; default: the venue name).")
+    account_env: str = Field(description="Prefix of the credential variables: the adapter reads "
+                             "<NAME>_API_KEY, <NAME>_SECRET and <NAME>_PASSWORD (default: the "
+                             "venue name upper-cased).")
+    url_env: str | None = Field(default=None, description="Variable holding an API root override "
+                                "(testnets, local emulators); None: the exchange's own URLs.")
+    sandbox: bool = Field(default=False, description="ccxt's testnet switch (set_sandbox_mode).")
     on_stray: Literal["adopt", "flatten", "halt"] = "halt"
 
 
@@ -376,6 +387,7 @@ class SolverConfig(_Model):
     rpc_env: str | None = None
     vault: str | None = Field(default=None, description="EIP-1271 owner of the intents (None: the signer's own account).")
     oracles: dict[str, str] = {}
+    on_stray: Literal["adopt", "flatten", "halt"] = "halt"
 
 
 class GenericConfig(_Model):
@@ -404,7 +416,7 @@ class Venue(_Model):
 class Strategy(_Model):
     """A compiled strategy: the unit that backends run."""
 
-    ir_version: Literal["1.0"] = IR_VERSION
+    ir_version: Literal["1.1"] = IR_VERSION
     kind: Literal["strategy"] = "strategy"
     name: str
     description: str = ""
@@ -441,7 +453,7 @@ class PolicyLimit(_Model):
 
 
 class Policy(_Model):
-    ir_version: Literal["1.0"] = IR_VERSION
+    ir_version: Literal["1.1"] = IR_VERSION
     kind: Literal["policy"] = "policy"
     name: str
     limits: tuple[PolicyLimit, ...] = ()

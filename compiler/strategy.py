@@ -33,16 +33,37 @@ class Lowered:
 
 
 def _numeraire(s: ast.Strategy, insts: dict[str, ast.Instrument]) -> str:
+    """The currency equity is measured in: `capital`'s, else the first derivative settled in a
+    par currency (USD when unstated), else an option's strike currency, else a cash holding,
+    else a coin a derivative settles in, else USD. A coin-settled contract (Deribit's
+    `settle ETH`) does not make the coin the numeraire while a par currency is in sight."""
     for c in s.clauses:
         if c.key == "capital" and isinstance(c.args[0], ast.Num) and c.args[0].unit:
             return c.args[0].unit
-    for i in insts.values():
-        if i.kind in ("perp", "future", "option"):
-            return i.settle.text if i.settle else "USD"
+    derivs = [i for i in insts.values() if i.kind in ("perp", "future", "option")]
+    for i in derivs:
+        settle = i.settle.text if i.settle else "USD"
+        if settle in KNOWN_CURRENCIES:
+            return settle
+    for i in derivs:
+        if isinstance(i.strike, ast.Num) and i.strike.unit in KNOWN_CURRENCIES:
+            return i.strike.unit
     for i in insts.values():
         if i.kind == "cash":
             return i.asset.text
+    for i in derivs:
+        if i.settle:
+            return i.settle.text
     return "USD"
+
+
+def strike_currencies(underlying: str, numeraire: str) -> list[str]:
+    """Currencies a strike may be written in: a price of the underlying that the kernel reads
+    at face value in the numeraire, so the numeraire itself, or any par currency (USD, USDT,
+    USDC) when the numeraire is one. Never the underlying: that is no price."""
+    ok = [numeraire, *(c for c in KNOWN_CURRENCIES if c != numeraire)] \
+        if numeraire in KNOWN_CURRENCIES else [numeraire]
+    return [c for c in ok if c != underlying]
 
 
 def lower_strategy(s: ast.Strategy, sink: Sink, backends: Collection[str] = BUILTIN_BACKENDS) -> Lowered:
@@ -78,15 +99,21 @@ def lower_strategy(s: ast.Strategy, sink: Sink, backends: Collection[str] = BUIL
     for i in insts.values():
         settle = i.settle.text if i.settle else ("USD" if i.kind in ("perp", "future", "option") else (
             i.asset.text if i.kind == "cash" else numeraire))
-        strike = None
+        strike: ir.Amount | None = None
         if i.strike is not None:
-            amt = rd.amount(i.strike, "the strike", i.span, assets=[settle])
-            strike = amt.value if amt else None
+            allowed = strike_currencies(i.asset.text, numeraire)
+            if allowed:
+                strike = rd.amount(i.strike, "the strike", i.span, assets=allowed)
+            else:
+                sink.emit("E303", f"the strike of an {i.asset.text} option cannot be in "
+                          f"{i.asset.text}, the strategy's numeraire", getattr(i.strike, "span", i.span),
+                          "state `capital` in the currency the strike is written in, e.g. `capital 100000 USD`")
         if i.kind == "option" and strike is None:
             continue
         instruments.append(ir.Instrument.model_construct(
             name=i.name.text, kind=i.kind, underlying=i.asset.text, settle=settle,  # type: ignore[arg-type]
-            option_type=i.option_kind, strike=strike,  # type: ignore[arg-type]
+            option_type=i.option_kind, strike=strike.value if strike else None,  # type: ignore[arg-type]
+            strike_currency=strike.asset if strike else None,
             expiry=i.expiry.value if i.expiry else None,
         ))
 

@@ -21,6 +21,15 @@ _REPEATABLE = frozenset({"correlation", "funding", "oracle", "token"})
 _STRAYS = ("adopt", "flatten", "halt")
 
 
+def _env(cl: dict[str, ast.Clause], key: str) -> str | None:
+    """The variable an `env NAME` setting names; None when absent or written as a literal
+    (a literal credential or URL is refused by the `venue_secrets` rules: E804, E805)."""
+    c = cl.get(key)
+    if c is None or not c.args or not isinstance(c.args[0], ast.EnvRef):
+        return None
+    return c.args[0].var
+
+
 def _str(v: ast.Value) -> str:
     if isinstance(v, ast.Str):
         return v.value
@@ -76,7 +85,9 @@ def lower_venue(rd: ClauseReader, v: ast.Venue, instruments: dict[str, ast.Instr
     elif backend == "ccxt":
         config = ir.CcxtConfig.model_construct(
             exchange=_str(cl["exchange"].args[0]) if "exchange" in cl else v.name.text,
-            account_env=_str(cl["account"].args[0]) if "account" in cl else None,
+            account_env=_env(cl, "account") or v.name.text.upper(),
+            url_env=_env(cl, "url"),
+            sandbox="sandbox" in cl,
             on_stray=_stray(rd, cl),
         )
     elif backend in ("keeper", "solver"):
@@ -92,8 +103,8 @@ def lower_venue(rd: ClauseReader, v: ast.Venue, instruments: dict[str, ast.Instr
             oracles = {_str(c.args[0]): _str(c.args[1]) for c in v.clauses if c.key == "oracle"}
             config = ir.KeeperConfig.model_construct(
                 chain=chain,
-                rpc_env=_str(cl["rpc"].args[0]) if "rpc" in cl else None,
-                signer_env=_str(cl["signer"].args[0]) if "signer" in cl else None,
+                rpc_env=_env(cl, "rpc"),
+                signer_env=_env(cl, "signer"),
                 vault=_str(cl["vault"].args[0]) if "vault" in cl else None,
                 router=_str(cl["router"].args[0]) if "router" in cl else None,
                 oracles=oracles,
@@ -107,14 +118,17 @@ def lower_venue(rd: ClauseReader, v: ast.Venue, instruments: dict[str, ast.Instr
                      if "valid_for" in cl else None)
             config = ir.SolverConfig.model_construct(
                 chain=chain,
-                signer_env=_str(cl["signer"].args[0]) if "signer" in cl else None,
+                signer_env=_env(cl, "signer"),
                 settlement=_str(cl["settlement"].args[0]) if "settlement" in cl else None,
                 valid_for_s=valid if valid is not None else Decimal(600),
-                rpc_env=_str(cl["rpc"].args[0]) if "rpc" in cl else None,
+                rpc_env=_env(cl, "rpc"),
                 vault=_str(cl["vault"].args[0]) if "vault" in cl else None,
                 oracles={_str(c.args[0]): _str(c.args[1]) for c in v.clauses if c.key == "oracle"},
+                on_stray=_stray(rd, cl),
             )
     else:
+        if "on_stray" in cl:
+            _stray(rd, cl)  # every live backend takes the same three answers
         config = ir.GenericConfig.model_construct(settings={
             c.key: " ".join(_str(a) for a in c.args) for c in v.clauses
         })

@@ -144,6 +144,8 @@ CODES: dict[str, CodeInfo] = {
         _c("E802", "unknown-setting", "A venue setting the backend does not accept."),
         _c("E803", "missing-setting", "A venue setting the backend requires is missing."),
         _c("E804", "secret-in-spec", "A secret is written in the spec instead of `env NAME`."),
+        # E805, E81x: where requests go, and the offline venue check (`rebal check --markets`)
+        _c("E805", "url-in-spec", "A URL is written in the spec instead of `url env NAME`."),
         # W9xx: warnings
         _c("W901", "band-churns", "A band narrower than one round trip of fees: it will churn."),
         _c("W902", "no-max-slippage", "No `max slippage`: orders may fill at any price."),
