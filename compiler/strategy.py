@@ -101,9 +101,9 @@ def lower_strategy(s: ast.Strategy, sink: Sink, backends: Collection[str] = BUIL
             i.asset.text if i.kind == "cash" else numeraire))
         strike: ir.Amount | None = None
         if i.strike is not None:
-            allowed = strike_currencies(i.asset.text, numeraire)
-            if allowed:
-                strike = rd.amount(i.strike, "the strike", i.span, assets=allowed)
+            ccys = strike_currencies(i.asset.text, numeraire)
+            if ccys:
+                strike = rd.amount(i.strike, "the strike", i.span, assets=ccys)
             else:
                 sink.emit("E303", f"the strike of an {i.asset.text} option cannot be in "
                           f"{i.asset.text}, the strategy's numeraire", getattr(i.strike, "span", i.span),

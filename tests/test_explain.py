@@ -64,8 +64,8 @@ PHRASES: dict[str, list[str]] = {
         "Halts when drawdown exceeds 15%",
         "Halts when the newest price is older than 30s",
         "emergency, while the ETH delta is beyond ±3 ETH: no cooldown; max slippage 100 bps.",
-        'deribit: the deribit exchange through ccxt; halts on positions it did not open; '
-        'ETH_C is "ETH-25DEC26-3000-C"',
+        "deribit: the deribit exchange through ccxt, credentials from $DERIBIT_API_KEY and "
+        '$DERIBIT_SECRET; halts on positions it did not open; ETH_C is "ETH-25DEC26-3000-C"',
         "ETH starting at 3,000 USD, 60% volatility, 0% drift",
         "30d from the day it runs in 5m steps, 10,000 paths, seed 0",
     ],
