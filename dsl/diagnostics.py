@@ -146,6 +146,13 @@ CODES: dict[str, CodeInfo] = {
         _c("E804", "secret-in-spec", "A secret is written in the spec instead of `env NAME`."),
         # E805, E81x: where requests go, and the offline venue check (`rebal check --markets`)
         _c("E805", "url-in-spec", "A URL is written in the spec instead of `url env NAME`."),
+        _c("E810", "markets-file-invalid", "A `--markets` file cannot be read or fits no venue of the spec."),
+        _c("E811", "venue-symbol-unknown", "The exchange lists no market with this symbol."),
+        _c("E812", "venue-symbol-inactive", "The exchange lists this market but does not trade it now."),
+        _c("E813", "venue-instrument-mismatch", "The venue's market is not the instrument the spec declares."),
+        _c("E814", "below-venue-minimum", "`min trade` or a `split` child is below the venue's smallest order."),
+        _c("E815", "off-venue-step", "A `split` child is not a whole number of the venue's amount steps."),
+        _c("E816", "venue-fee-above-max", "The market's taker fee is above `max fee`."),
         # W9xx: warnings
         _c("W901", "band-churns", "A band narrower than one round trip of fees: it will churn."),
         _c("W902", "no-max-slippage", "No `max slippage`: orders may fill at any price."),
@@ -155,6 +162,7 @@ CODES: dict[str, CodeInfo] = {
         _c("W906", "emulated-feature", "The backend emulates this feature rather than supporting it natively."),
         _c("W907", "expired-by-today", "An instrument has expired; a sim venue without `start` starts today."),
         _c("W908", "run-does-not-fit", "A sim venue's run needs more memory than this machine has free."),
+        _c("W910", "venue-check-needs-price", "A size cannot be compared with the venue's minimum: no price is stated."),
         # I999: internal
         _c("I999", "internal-error", "rebal itself failed; this is a bug, please report it."),
     )

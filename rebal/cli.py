@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="parse and validate specs (no network)")
     c.add_argument("paths", nargs="+", help="files or directories (searched for *.rebal)")
     c.add_argument("--policy", help="a house policy file to check strategies against")
+    c.add_argument("--markets", action="append", default=[], metavar="FILE",
+                   help="a venue snapshot (`rebal venue snapshot`): check the venue's symbols, "
+                   "instruments, sizes and fees offline; repeatable")
     c.add_argument("--format", choices=("text", "concise", "json", "sarif"), default="text")
     c.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     c.add_argument("--allow-path", action="append", default=[], metavar="DIR",
@@ -208,11 +211,31 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"rebal: {f}: no such file", file=err)
         return 2
     caps = _capabilities()
+    snapshots, seen = [], []
+    if args.markets:
+        from rebal.compiler import markets_file
+
+        for m in args.markets:
+            snap, bad = markets_file.load(m)
+            diags.extend(bad)
+            if snap is not None:
+                snapshots.append(snap)
     for f in files:
         res = check_file(f, policy=policy, capabilities=caps,  # type: ignore[arg-type]
                          allow_paths=args.allow_path)
         sources[res.file] = res.source
         diags.extend(res.diagnostics)
+        if snapshots:
+            from rebal.compiler.venue_check import check_markets
+
+            for low in res.lowered:
+                if low.ir is not None:
+                    seen.append(low.ir)
+                    diags.extend(check_markets(low.ir, low.spans, snapshots))
+    if snapshots:
+        from rebal.compiler.venue_check import unmatched
+
+        diags.extend(unmatched(snapshots, seen))
     color = args.color == "always" or (args.color == "auto" and out.isatty())
     text = _render(diags, sources, args.format, len(files), color)
     if text:
