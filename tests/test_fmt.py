@@ -69,9 +69,9 @@ strategy eth_straddle_hedge {
   capital 150000 USD
 
   instruments {
-    ETH_C option ETH call strike 3000 USD expiry 2026-12-25
-    ETH_P option ETH put strike 3000 USD expiry 2026-12-25
-    PERP  perp ETH
+    ETH_C option ETH call strike 3000 USD expiry 2026-12-25 settle ETH
+    ETH_P option ETH put strike 3000 USD expiry 2026-12-25 settle ETH
+    PERP  perp ETH settle ETH  # Deribit settles ETH-PERPETUAL and its options in ETH
   }
 
   book {
