@@ -18,8 +18,8 @@ A record (every field always present; ``null`` where the exchange gives nothing)
 ``id``, ``symbol`` (ccxt unified), ``type`` (ccxt: spot, swap, future, option), ``kind`` (the
 spec's: spot, perp, future, option), ``active``, ``base``, ``quote``, ``settle``, ``linear``,
 ``inverse``, ``contract``, ``contract_size``, ``amount_unit`` (what the exchange's order
-amount counts: ``base`` coin, ``quote`` money, or ``contracts`` of ``contract_size`` base, or
-quote when inverse), ``expiry`` (ISO 8601 UTC; null for perpetuals), ``strike``, ``option_type``, ``min_amount`` and ``amount_step``
+amount counts, as ``backends/ccxt/units.py`` reads it: ``quote`` money for an inverse
+contract, else ``contracts`` of ``contract_size`` base units), ``expiry`` (ISO 8601 UTC; null for perpetuals), ``strike``, ``option_type``, ``min_amount`` and ``amount_step``
 (in the exchange's amount unit: contracts or base units), ``tick`` (price step),
 ``min_notional`` (in the quote currency), ``taker_fee`` and ``maker_fee`` (fractions).
 """

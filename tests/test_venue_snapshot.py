@@ -9,10 +9,8 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-import ccxt
 import pytest
 
-from rebal.backends.ccxt.snapshot import api_root_override
 from rebal.cli import main
 from rebal.emulators import Emulator
 
@@ -63,7 +61,7 @@ def test_snapshot_of_the_emulator_then_the_offline_check(
         "ETH/USD:ETH", "perp", "ETH", True, "quote", 1.0, 0.0005, None)
     assert (call["symbol"], call["kind"], call["strike"], call["option_type"], call["settle"],
             call["quote"], call["amount_unit"], call["expiry"][:10]) == (
-        "ETH/USD:ETH-261225-3000-C", "option", 3000.0, "call", "ETH", "USD", "base", "2026-12-25")
+        "ETH/USD:ETH-261225-3000-C", "option", 3000.0, "call", "ETH", "USD", "contracts", "2026-12-25")
     assert ["ETH-PERPETUAL", "ETH/USD:ETH", True] in doc["listing"]
     assert out.read_text().endswith("}\n") and json.dumps(doc, sort_keys=True, indent=2) + "\n" == out.read_text()
 
@@ -126,9 +124,9 @@ def test_only_a_ccxt_venue_of_the_spec_can_be_snapshot(
     assert "has no venue `nope` (venues: deribit, paper)" in capsys.readouterr().err
 
 
-def test_the_api_root_override_keeps_each_endpoint_path() -> None:
-    api = api_root_override(ccxt.binanceusdm().urls["api"], "http://127.0.0.1:9000/")
-    assert api["fapiPublic"] == "http://127.0.0.1:9000/fapi/v1"
-    assert api["fapiPrivateV2"] == "http://127.0.0.1:9000/fapi/v2"
-    assert api_root_override(ccxt.deribit().urls["api"], "http://127.0.0.1:9") == {
-        "rest": "http://127.0.0.1:9"}
+def test_a_named_but_unset_url_variable_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(URL_VAR, raising=False)
+    spec = pointed(tmp_path, OURS.read_text(encoding="utf-8"))
+    rc, _, err = snapshot(spec, tmp_path / "m.json", capsys)
+    assert rc == 1 and f"the environment has no {URL_VAR}" in err

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import ccxt
 
@@ -19,35 +18,23 @@ from rebal.compiler import ir
 from rebal.compiler.markets import SymbolError, market_kind, resolve
 from rebal.compiler.markets_file import document
 
-__all__ = ["SnapshotError", "amount_unit", "api_root_override", "market_record", "open_public", "take_snapshot"]
+from .client import SettingsProblem, make_client, settings_of
+from .units import VenueUnits
+
+__all__ = ["SnapshotError", "amount_unit", "market_record", "open_public", "take_snapshot"]
 
 
 class SnapshotError(Exception):
     """The exchange could not be read (network, an unknown exchange, an error answer)."""
 
 
-def api_root_override(api: Any, root: str) -> Any:
-    """ccxt's ``urls['api']`` with every URL's scheme and host replaced by ``root`` (paths
-    kept): ``https://fapi.binance.com/fapi/v1`` -> ``http://127.0.0.1:9000/fapi/v1``."""
-    base = root.rstrip("/")
-    if isinstance(api, str):
-        return base + urlsplit(api).path
-    if isinstance(api, Mapping):
-        return {k: api_root_override(v, root) for k, v in api.items()}
-    return api
-
-
-def open_public(cfg: ir.CcxtConfig, url: str | None) -> Any:
-    """A ccxt exchange for public calls: no credentials; testnet and API root as configured."""
-    cls = getattr(ccxt, cfg.exchange, None)
-    if cls is None or cfg.exchange not in ccxt.exchanges:
-        raise ValueError(f"ccxt has no exchange `{cfg.exchange}`")
-    ex = cls({"enableRateLimit": False, "timeout": 10_000})
-    if cfg.sandbox:
-        ex.set_sandbox_mode(True)
-    if url:
-        ex.urls["api"] = api_root_override(ex.urls["api"], url)
-    return ex
+def open_public(venue: ir.Venue, environ: Mapping[str, str]) -> Any:
+    """The adapter's own ccxt client (``client.make_client``: testnet switch, API root from
+    ``url env NAME``) built without credentials: market data is public."""
+    cfg = venue.config
+    url_env = getattr(cfg, "url_env", None)
+    only_url = {url_env: environ[url_env]} if url_env and url_env in environ else {}
+    return make_client(settings_of(venue, only_url))
 
 
 def _step(value: Any, mode: int) -> float | None:
@@ -72,20 +59,15 @@ def _num(x: Any) -> float | None:
     return None if x is None else float(x)
 
 
-def amount_unit(exchange_id: str, m: Mapping[str, Any]) -> str:
-    """What ccxt's ``amount`` counts on this market: ``base`` (units of the base coin),
-    ``quote`` (quote money, e.g. USD) or ``contracts`` (of ``contractSize`` base, or quote
-    for an inverse contract). ccxt says contracts for derivatives, but Deribit's API (which
-    ccxt passes through) takes inverse perpetuals and futures in USD and linear contracts and
-    options in the coin."""
-    if not m.get("contract"):
-        return "base"
-    if exchange_id == "deribit":
-        return "quote" if m.get("inverse") and market_kind(m) != "option" else "base"
-    return "contracts"
+def amount_unit(m: Mapping[str, Any]) -> str:
+    """What an order amount counts on this market, as the adapter's one conversion
+    (``units.VenueUnits``) reads it: ``quote`` money for an inverse contract (Deribit's
+    perpetuals and futures take USD), else ``contracts`` of ``contract_size`` base units
+    (coins where the size is 1: Binance USD-M, Deribit options, spot)."""
+    return "quote" if VenueUnits.of(m).inverse else "contracts"
 
 
-def market_record(m: Mapping[str, Any], precision_mode: int, exchange_id: str = "") -> dict[str, Any]:
+def market_record(m: Mapping[str, Any], precision_mode: int) -> dict[str, Any]:
     """One ccxt market as a snapshot record (fields of :data:`markets_file.RECORD_FIELDS`)."""
     precision = m.get("precision") or {}
     limits = m.get("limits") or {}
@@ -96,7 +78,7 @@ def market_record(m: Mapping[str, Any], precision_mode: int, exchange_id: str = 
         "base": m.get("base"), "quote": m.get("quote"), "settle": m.get("settle"),
         "linear": m.get("linear"), "inverse": m.get("inverse"),
         "contract": bool(m.get("contract")), "contract_size": _num(m.get("contractSize")),
-        "amount_unit": amount_unit(exchange_id, m),
+        "amount_unit": amount_unit(m),
         "expiry": None if kind in ("perp", "spot") else _iso(m.get("expiry")),
         "strike": _num(m.get("strike")),
         "option_type": m.get("optionType"),
@@ -108,14 +90,14 @@ def market_record(m: Mapping[str, Any], precision_mode: int, exchange_id: str = 
     }
 
 
-def take_snapshot(strategy: ir.Strategy, venue: ir.Venue, url: str | None) -> dict[str, Any]:
+def take_snapshot(strategy: ir.Strategy, venue: ir.Venue, environ: Mapping[str, str]) -> dict[str, Any]:
     """The snapshot document of ``venue``'s mapped symbols (symbols the exchange does not list
     are left out: `rebal check --markets` reports them with the closest names)."""
     assert isinstance(venue.config, ir.CcxtConfig)
     try:
-        ex = open_public(venue.config, url)
+        ex = open_public(venue, environ)
         markets: dict[str, Any] = ex.load_markets()
-    except ValueError as exc:
+    except SettingsProblem as exc:
         raise SnapshotError(str(exc)) from None
     except ccxt.BaseError as exc:
         raise SnapshotError(f"cannot read {venue.config.exchange}'s markets: "
@@ -128,7 +110,7 @@ def take_snapshot(strategy: ir.Strategy, venue: ir.Venue, url: str | None) -> di
         except KeyError:
             continue
         try:
-            rec = market_record(resolve(markets, symbol), ex.precisionMode, venue.config.exchange)
+            rec = market_record(resolve(markets, symbol), ex.precisionMode)
             records[str(rec["id"])] = rec
         except SymbolError:
             continue

@@ -41,18 +41,11 @@ def _snapshot(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"rebal: venue `{venue.name}` runs on the {venue.backend} backend; snapshots are "
               "of `via ccxt` venues", file=err)
         return 1
-    url = None
-    if venue.config.url_env:
-        url = os.environ.get(venue.config.url_env) or None
-        if url is None:
-            print(f"rebal: ${venue.config.url_env} is not set: reading {venue.config.exchange}'s "
-                  "own API", file=err)
-
     from rebal.backends.ccxt.snapshot import SnapshotError, take_snapshot
     from rebal.compiler import markets_file
 
     try:
-        doc = take_snapshot(strategy, venue, url)
+        doc = take_snapshot(strategy, venue, os.environ)
     except SnapshotError as exc:
         print(f"rebal: {exc}", file=err)
         return 1
