@@ -44,7 +44,8 @@ def _strings(s: ast.Strategy) -> Iterator[tuple[ast.Str, bool]]:
         yield from ((a, False) for a in c.args if isinstance(a, ast.Str))
     for v in s.venues:
         for c in v.clauses:
-            yield from ((a, True) for a in c.args if isinstance(a, ast.Str))
+            # a sim venue's `model replay "file.csv"` names a local file, never a host
+            yield from ((a, c.key != "model") for a in c.args if isinstance(a, ast.Str))
         yield from ((m.symbol, True) for m in v.symbols)
 
 
