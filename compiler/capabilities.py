@@ -43,14 +43,11 @@ VENUE_SETTINGS: dict[str, frozenset[str]] = {
         "model correlation funding fee slippage impact maintenance_margin gas rate start_date "
         "horizon step paths seed".split()
     ),
-    "ccxt": frozenset("exchange account on_stray".split()),
+    "ccxt": frozenset("exchange account url sandbox on_stray".split()),
     "keeper": frozenset("chain rpc signer vault router oracle token on_stray confirmations"
                         .split()),
-    "solver": frozenset("chain rpc signer vault oracle settlement valid_for token".split()),
-
-    "ccxt": frozenset("exchange account url sandbox on_stray".split()),
-    "keeper": frozenset("chain rpc signer vault router oracle token on_stray".split()),
-    "solver": frozenset("chain rpc signer vault oracle settlement valid_for token on_stray".split()),
+    "solver": frozenset("chain rpc signer vault oracle settlement valid_for token on_stray"
+                        .split()),
 }
 
 
