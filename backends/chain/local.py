@@ -97,3 +97,39 @@ def set_oracle_price(sender: Sender, oracle: str, price: float, *, updated_at: i
 
 def mint(sender: Sender, token: str, to: str, amount_units: int) -> None:
     _send(sender, at(sender.w3, "Token", token), "mint", to, amount_units)
+
+
+def move_price(sender: Sender, market: LocalMarket, symbol: str, asset: str, price: float
+               ) -> None:
+    """Move a rehearsal pool to ``price`` (an arbitrage swap straight on the pair, paid with
+    freshly minted tokens) and post the same price on the asset's oracle."""
+    import math
+
+    w3 = sender.w3
+    pair = at(w3, "Pair", market.pairs[symbol])
+    risky, quote = market.tokens[symbol], market.tokens[market.quote]
+    dr, dq = market.decimals[symbol], market.decimals[market.quote]
+    r0, r1, _ = pair.functions.getReserves().call()
+    risky_is_0 = pair.functions.token0().call() == risky
+    rr, rq = (r0, r1) if risky_is_0 else (r1, r0)
+    ratio = price * 10**dq / 10**dr
+    target_rr = int(math.sqrt(rr * rq / ratio))
+
+    def out_for(amount_in: int, r_in: int, r_out: int) -> int:
+        return amount_in * 997 * r_out // (r_in * 1000 + amount_in * 997)
+
+    if target_rr < rr:  # risky gets dearer: pay quote in, take risky out
+        amount_in = int((rr * rq / target_rr - rq) / 0.997) + 1
+        mint(sender, quote, pair.address, amount_in)
+        out = out_for(amount_in, rq, rr)
+        args = (out, 0) if risky_is_0 else (0, out)
+    elif target_rr > rr:
+        amount_in = int((target_rr - rr) / 0.997) + 1
+        mint(sender, risky, pair.address, amount_in)
+        out = out_for(amount_in, rr, rq)
+        args = (0, out) if risky_is_0 else (out, 0)
+    else:
+        args = (0, 0)
+    if args != (0, 0):
+        _send(sender, pair, "swap", args[0], args[1], sender.address)
+    set_oracle_price(sender, market.oracles[asset], price)

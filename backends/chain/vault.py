@@ -42,6 +42,7 @@ class Deployment:
     guard_sha256: str = ""
     local: bool = False
     block: int = 0
+    spec_chain: int = 0  # a local rehearsal: the spec's chain id it stands in for
 
     def as_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"

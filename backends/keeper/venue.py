@@ -55,10 +55,13 @@ def resolve_venue(strategy: ir.Strategy, venue: ir.Venue, environ: Mapping[str, 
     tokens = dict(venue.symbols)
     oracles = dict(c.oracles)
     vault, router, guard, pairs, block = c.vault or "", c.router or "", "", {}, 0
+    chain_id = c.chain
     if dep is not None:
-        if dep.chain_id != c.chain:
-            raise Rejected(f"{state_dir}/deployment.json is for chain {dep.chain_id}, the spec "
+        stands_for = dep.spec_chain if dep.local else dep.chain_id
+        if stands_for != c.chain:
+            raise Rejected(f"{state_dir}/deployment.json is for chain {stands_for}, the spec "
                            f"says chain {c.chain}")
+        chain_id = dep.chain_id  # a local rehearsal runs on the local chain
         vault, router, guard = dep.vault, dep.router, dep.guard
         tokens.update(dep.tokens)
         oracles.update(dep.oracles)
@@ -68,7 +71,7 @@ def resolve_venue(strategy: ir.Strategy, venue: ir.Venue, environ: Mapping[str, 
                        f"in {state_dir} from `rebal keeper deploy`)")
     confirmations = int(environ.get("REBAL_CONFIRMATIONS", "") or getattr(c, "confirmations", 1)
                         or 1)
-    return KeeperVenue(name=venue.name, chain_id=c.chain, rpc_url=environ[c.rpc_env],
+    return KeeperVenue(name=venue.name, chain_id=chain_id, rpc_url=environ[c.rpc_env],
                        key=environ[c.signer_env], vault=vault, router=router, guard=guard,
                        tokens=tokens, oracles=oracles, pairs=pairs,
                        confirmations=max(1, confirmations), state_dir=state_dir,
