@@ -15,13 +15,15 @@ SPEC   := specs/eth_straddle_hedge.rebal
 JOBS   ?= 2
 ANVIL  := node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
-.PHONY: all venv setup demo test bench lint typecheck clean help
+
+.PHONY: all venv setup demo demo-keeper test bench lint typecheck clean help
 
 all: test
 
 help:
 	@echo "make setup   create .venv and install rebal editable with [all,dev]"
-	@echo "make demo    setup, then check, explain and simulate the example specs"
+	@echo "make demo    setup, then check, explain and simulate the example specs, and run"
+	@echo "             the keeper example on a local chain (make demo-keeper: that part only)"
 	@echo "make test    setup, then run the whole test suite (pytest -n $(JOBS))"
 	@echo "make bench   setup, then run every benchmarks/bench_*.py"
 	@echo "make lint    setup, then ruff check and mypy --strict on dsl, compiler and the kernel"
@@ -46,6 +48,22 @@ demo: $(STAMP)
 	$(BIN)/rebal explain $(SPEC)
 	$(BIN)/rebal simulate $(SPEC) --venue paper --paths 2000
 	BIN=$(BIN) bash scripts/demo-live.sh
+	$(MAKE) --no-print-directory demo-keeper
+
+# The keeper part of the demo: anvil on a free port, the weights vault and its guard deployed
+# with a rehearsal market, the oracle (and pool) moved, one `rebal run --once`, anvil stopped.
+# The keys are anvil's public development keys; the state goes to a temporary folder.
+KEEPER_SPEC := specs/eth_usdc_relative_weights.rebal
+demo-keeper: $(STAMP)
+	@set -e; state=$$(mktemp -d); port=$$($(BIN)/python -c 'from rebal.backends.chain.anvil import free_port; print(free_port())'); \
+	$(ANVIL) --host 127.0.0.1 --port $$port --silent & pid=$$!; trap "kill $$pid; rm -rf $$state" EXIT; \
+	export RPC_URL=http://127.0.0.1:$$port REBAL_STATE_DIR=$$state \
+	  KEEPER_KEY=0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d; \
+	for i in $$(seq 50); do curl -s -o /dev/null -X POST -H 'Content-Type: application/json' --data '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' $$RPC_URL && break; sleep 0.1; done; \
+	$(BIN)/rebal keeper deploy $(KEEPER_SPEC) --venue mainnet --local --state $$state; \
+	$(BIN)/rebal keeper price $(KEEPER_SPEC) --venue mainnet ETH 4000 --state $$state; \
+	$(BIN)/rebal run $(KEEPER_SPEC) --venue mainnet --once --state $$state; \
+	$(BIN)/rebal status $(KEEPER_SPEC) --venue mainnet --state $$state
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(JOBS)

@@ -47,6 +47,9 @@ __all__ = ["KeeperAdapter", "cid_bytes", "open_adapter"]
 log = logging.getLogger("rebal.keeper")
 T = TypeVar("T")
 _USD_LIKE = frozenset({"USD", "USDC", "USDT", "DAI"})
+#: Gas of one Vault.rebalance (guard checks, approve, swap, after_swap), measured on anvil,
+#: stated in the snapshot until a receipt gives the real figure.
+GAS_USED = 260_000
 
 
 def cid_bytes(client_id: str) -> bytes:
@@ -104,6 +107,7 @@ class KeeperAdapter:
         self.confirmations = venue.confirmations
         self.wait_s, self.poll_s, self.sleep = wait_s, poll_s, sleep
         self.skipped: list[str] = []  # messages of rebalances skipped for gas (newest last)
+        self.gas_used = GAS_USED  # the gas of one rebalance: the newest receipt's, once seen
 
     # ------------------------------------------------------------------ snapshot
     def snapshot(self) -> Snapshot:
@@ -126,7 +130,8 @@ class KeeperAdapter:
             ask={n: p * (1 + POOL_FEE) for n, p in st.pool_mid.items()},
             mark=dict(mid), oracle=dict(st.oracle),
             price_time_s=min(st.oracle_time_s.values()) if st.oracle_time_s else st.time_s,
-            gas_price_gwei=st.gas_price_wei / GWEI, base_fee_gwei=st.base_fee_wei / GWEI,
+            gas_price_gwei=(st.base_fee_wei + self.tip_wei) / GWEI,
+            base_fee_gwei=st.base_fee_wei / GWEI, gas_used=float(self.gas_used),
             open_orders=self._open_orders(st), meta=meta)
 
     def _open_orders(self, st: ChainState) -> dict[str, OrderStatus]:
@@ -354,6 +359,7 @@ class KeeperAdapter:
         quote_amt = ain if inst == tout else aout
         latest = int(self.w3.eth.block_number)
         depth = latest - int(receipt["blockNumber"]) + 1
+        self.gas_used = int(receipt["gasUsed"])
         state = "filled" if depth >= self.confirmations else "open"
         price = self._native_price_now()
         gas_cost = (receipt["gasUsed"] * receipt["effectiveGasPrice"] / 1e18 * price
