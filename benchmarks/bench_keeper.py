@@ -57,17 +57,17 @@ def main() -> int:
                             state_dir=Path(tmp), from_block=dep.block)
         ad = KeeperAdapter(spec, venue, wait_s=5.0, poll_s=0.01)
         rpc_s = [0.0]
-        provider = ad.w3.provider
-        inner = provider.make_request
+        manager = ad.w3.provider._request_session_manager  # every HTTP round trip goes here
+        inner = manager.make_post_request
 
-        def timed(method, params):  # type: ignore[no-untyped-def]
+        def timed(*a, **kw):  # type: ignore[no-untyped-def]
             t = time.perf_counter()
             try:
-                return inner(method, params)
+                return inner(*a, **kw)
             finally:
                 rpc_s[0] += time.perf_counter() - t
 
-        provider.make_request = timed  # type: ignore[method-assign]
+        manager.make_post_request = timed
         session = LiveSession(spec, live_venue(spec, "mainnet"), ad,
                               Journal(Path(tmp) / "journal.sqlite"), ir_hash=ir_hash_of(spec),
                               policy=RetryPolicy(sleep=lambda s: None))
@@ -76,8 +76,8 @@ def main() -> int:
         price = 3000.0
         for i in range(args.steps):
             price *= 0.93 if i % 2 == 0 else 1 / 0.93
+            increase_time(w3, 3700)  # past the cooldown, then a fresh oracle round
             move_price(owner, m, "WETH", "ETH", price)
-            increase_time(w3, 3700)
             rpc_s[0] = 0.0
             t0 = time.perf_counter()
             res = session.step()
@@ -85,6 +85,9 @@ def main() -> int:
             steps.append(dt)
             own.append(dt - rpc_s[0])
             traded += bool(res.sent)
+            if res.halted:
+                print(f"halted at step {i}: {res.halted}")
+                break
         steps.sort()
         p99 = steps[min(len(steps) - 1, int(0.99 * len(steps)))]
         med = statistics.median(steps)

@@ -185,7 +185,7 @@ class KeeperAdapter:
             raise Rejected(f"the keeper trades the risky tokens ({', '.join(rd.risky)}), not "
                            f"{inst}")
         mid, oracle = st.pool_mid[inst], st.oracle.get(rd.asset_of[inst], st.pool_mid[inst])
-        keep = 1 - self.slippage - POOL_FEE
+        keep = (1 - self.slippage - POOL_FEE) * (1 + 1e-9)  # above the guard's floor, not on it
         quote, tok = self.venue.tokens[rd.quote], self.venue.tokens[inst]
         if order.qty > 0:
             limit = order.limit_price or mid * (1 + self.slippage)
@@ -303,7 +303,13 @@ class KeeperAdapter:
                     if rec.cancel and h == rec.hashes[-1]:
                         return OrderStatus(client_id, self._inst(rec), "cancelled", 0.0, 0.0,
                                            None, venue_id=h)
-                    continue  # a successful rebalance has its event; reorged out otherwise
+                    from web3.logs import DISCARD
+
+                    mine = [e for e in self.vault.events.Rebalanced().process_receipt(
+                        receipt, errors=DISCARD) if e.args.client_id == b]
+                    if mine:  # the node's log index may lag its receipts
+                        return self._filled(client_id, mine[-1], receipt)
+                    continue
                 return OrderStatus(client_id, self._inst(rec), "rejected", 0.0, 0.0, None,
                                    venue_id=h, reason=self._revert_reason(rec, receipt))
         if latest_nonce > rec.nonce:

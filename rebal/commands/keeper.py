@@ -129,8 +129,6 @@ def _deploy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _do_deploy(s: Any, args: argparse.Namespace, out: TextIO) -> int:
-    from eth_account import Account
-
     from rebal.backends.chain.client import connect
     from rebal.backends.chain.tx import Sender
     from rebal.backends.chain.vault import deploy_guarded_vault, save_deployment
@@ -138,7 +136,7 @@ def _do_deploy(s: Any, args: argparse.Namespace, out: TextIO) -> int:
     v, rpc_url, key, owner_key = _venue_env(s, args.venue, args)
     w3 = connect(rpc_url, expect_chain=None if args.local else v.config.chain)
     owner = Sender(w3, owner_key)
-    keeper = Account.from_key(key).address
+    keeper = Sender(w3, key).address
     if args.local:
         from ._keeper_local import rehearsal_market
 
