@@ -94,9 +94,9 @@ def test_soak_300_keeper_steps_through_faults(chain: ChainEnv, tmp_path: Path) -
         assert sorted(on_chain) == sorted(filled), "chain and journal disagree"
         assert len(filled) >= 5, f"the soak traded too little to prove anything: {filled}"
         assert all(r.final for r in rows), [r for r in rows if not r.final]
-        base = session.baseline_now()
-        fills = journal.filled_by_instrument()
         snap = ad.snapshot()
+        base = session.baseline(snap)  # the positions taken at the first start
+        fills = journal.filled_by_instrument()
         assert abs(snap.positions["WETH"] - (base["WETH"] + fills.get("WETH", 0.0))) < 1e-9
         paid = sum(r.filled * (r.avg_price or 0.0) for r in rows if r.state == "filled")
         assert abs(snap.positions["USDC"] - (base["USDC"] - paid)) < 1e-3  # USDC: 6 decimals
