@@ -57,7 +57,7 @@ KEEPER_SPEC := specs/eth_usdc_relative_weights.rebal
 demo-keeper: $(STAMP)
 	@set -e; state=$$(mktemp -d); port=$$($(BIN)/python -c 'from rebal.backends.chain.anvil import free_port; print(free_port())'); \
 	$(ANVIL) --host 127.0.0.1 --port $$port --silent & pid=$$!; trap "kill $$pid; rm -rf $$state" EXIT; \
-	export RPC_URL=http://127.0.0.1:$$port REBAL_STATE_DIR=$$state \
+	export RPC_URL=http://127.0.0.1:$$port \
 	  KEEPER_KEY=0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d; \
 	for i in $$(seq 50); do curl -s -o /dev/null -X POST -H 'Content-Type: application/json' --data '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' $$RPC_URL && break; sleep 0.1; done; \
 	$(BIN)/rebal keeper deploy $(KEEPER_SPEC) --venue mainnet --local --state $$state; \

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from chain_fixtures import ChainEnv
-from guard_helpers import WEIGHTS
+from guard_helpers import CPPI, WEIGHTS
 
 from rebal.backends.chain.anvil import DEV_KEYS
 from rebal.backends.chain.deploy import at
@@ -53,10 +53,41 @@ def test_deploy_local_then_run_once_rebalances_through_the_guard(
     assert weth.functions.balanceOf(dep["vault"]).call() == pytest.approx(100_000 / 3000 * 1e18)
     assert main(["keeper", "price", *args, "ETH", "4000"]) == 0  # WETH 57%: out of its band
     capsys.readouterr()
-    monkeypatch.setenv("REBAL_STATE_DIR", str(state))
-    rc = main(["run", *args, "--once"])
+    rc = main(["run", *args, "--once"])  # --state alone leads the adapter to deployment.json
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     events = vault.events.Rebalanced().get_logs(from_block=dep["block"])
     assert len(events) == 1 and events[0].args.token_in == dep["tokens"]["WETH"]
     assert weth.functions.balanceOf(dep["vault"]).call() < 100_000 / 3000 * 1e18
+
+
+def test_the_cppi_vault_deploys_locally_and_sells_after_a_fall(
+        chain: ChainEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """eth_cppi_vault's keeper venue from the README's commands: the vault starts at the CPPI
+    exposure (4 x (1M - 800k) = 80% WETH); ETH falls 10%, the cushion shrinks to 120k and the
+    exposure to 48%: one guarded sale of WETH, at most the `split` size of 100 ETH."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("RPC_URL", chain.url)
+    monkeypatch.setenv("KEEPER_KEY", DEV_KEYS[2])
+    monkeypatch.delenv("REBAL_STATE_DIR", raising=False)
+    args = [str(CPPI), "--venue", "mainnet", "--state", str(state)]
+    assert main(["keeper", "deploy", *args, "--local"]) == 0
+    dep = json.loads((state / "deployment.json").read_text())
+    weth = at(chain.w3, "Token", dep["tokens"]["WETH"])
+    start = weth.functions.balanceOf(dep["vault"]).call()
+    assert start == pytest.approx(800_000 / 3000 * 1e18)
+    assert main(["run", *args, "--once"]) == 0  # inside its band: nothing to do
+    assert "nothing to do" in capsys.readouterr().out
+    assert main(["keeper", "price", *args, "ETH", "2700"]) == 0
+    capsys.readouterr()
+    rc = main(["run", *args, "--once"])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    events = at(chain.w3, "Vault", dep["vault"]).events.Rebalanced().get_logs(
+        from_block=dep["block"])
+    assert len(events) == 1 and events[0].args.token_in == dep["tokens"]["WETH"]
+    sold = start - weth.functions.balanceOf(dep["vault"]).call()
+    assert sold == events[0].args.amount_in and 0 < sold <= 100 * 10**18
+    assert main(["status", *args]) == 0
+    assert "unsettled orders: 0" in capsys.readouterr().out

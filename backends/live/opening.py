@@ -2,12 +2,15 @@
 
 The adapter is found through the backend registry, never imported by name: the backend's
 package holds ``adapter.py`` with ``open_adapter(strategy, venue, environ)``; credentials and
-URLs come only from ``environ`` (the process environment).
+URLs come only from ``environ`` (the process environment). An opener that declares a
+``state_dir`` keyword also gets the session's state folder (the keeper and solver read the
+``deployment.json`` of a local rehearsal there); openers without it are called as before.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -46,8 +49,17 @@ def live_venue(strategy: ir.Strategy, name: str) -> ir.Venue:
     return venue
 
 
+def _takes_state_dir(opener: Any) -> bool:
+    try:
+        params = inspect.signature(opener).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "state_dir" or p.kind is p.VAR_KEYWORD for p in params)
+
+
 def open_adapter(strategy: ir.Strategy, venue: ir.Venue,
-                 environ: Mapping[str, str] | None = None) -> Adapter:
+                 environ: Mapping[str, str] | None = None, *,
+                 state_dir: str | Path | None = None) -> Adapter:
     from rebal.backends import registry
 
     try:
@@ -62,9 +74,12 @@ def open_adapter(strategy: ir.Strategy, venue: ir.Venue,
     opener = getattr(module, "open_adapter", None)
     if opener is None:
         raise LiveError(f"the `{venue.backend}` backend has no live adapter")
+    extra: dict[str, Any] = {}
+    if state_dir is not None and _takes_state_dir(opener):
+        extra["state_dir"] = Path(state_dir)
     try:
         adapter: Adapter = opener(strategy, venue,
-                                  dict(os.environ if environ is None else environ))
+                                  dict(os.environ if environ is None else environ), **extra)
     except ValueError as exc:  # a venue setting the adapter cannot honour
         raise LiveError(str(exc)) from None
     return adapter
@@ -113,8 +128,8 @@ def open_session(strategy: ir.Strategy, venue_name: str, *, state_dir: str | Pat
     try:
         journal = Journal(folder.journal)
         try:
-            ad = adapter or (open_adapter(strategy, venue, environ) if connect
-                             else _Offline())  # type: ignore[assignment]
+            ad = adapter or (open_adapter(strategy, venue, environ, state_dir=folder.path)
+                             if connect else _Offline())  # type: ignore[assignment]
         except BaseException:
             journal.close()
             raise
