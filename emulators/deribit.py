@@ -12,7 +12,6 @@ accepted) and ``get_order_history_*`` leaves fully unfilled closed orders out un
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import math
@@ -20,23 +19,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .deribit_market import (
+    DEFAULT_BALANCES,
+    DEFAULT_SPOTS,
+    DEFAULT_VOLS,
+    DeribitError,
+    DeribitMarketData,
+    contracts,
+    flag,
+)
 from .ledger import Contract, Ledger, Order, VenueReject
 from .server import Request, Response
 
 __all__ = ["DEFAULT_BALANCES", "DEFAULT_SPOTS", "DEFAULT_VOLS", "DeribitAPI", "contracts"]
 
-DEFAULT_SPOTS = {"ETH": 3000.0, "BTC": 95000.0}
-DEFAULT_VOLS = {"ETH": 0.65, "BTC": 0.55}
-DEFAULT_BALANCES = {"ETH": 100.0, "BTC": 5.0}
-_EXPIRIES = ("25DEC26", "26MAR27")
-_STRIKES = {
-    ("ETH", "25DEC26"): (2500, 2800, 3000, 3200, 3500),
-    ("ETH", "26MAR27"): (2800, 3000, 3400, 4000),
-    ("BTC", "25DEC26"): (90000, 95000, 100000),
-    ("BTC", "26MAR27"): (90000, 100000, 120000),
-}
-_RESOLUTIONS = {"1": 60, "3": 180, "5": 300, "10": 600, "15": 900, "30": 1800, "60": 3600,
-                "120": 7200, "180": 10800, "360": 21600, "720": 43200, "1D": 86400}
 # venue-neutral refusal -> (Deribit code, message)
 _CODES = {
     "insufficient_funds": (10009, "not_enough_funds"),
@@ -53,48 +49,7 @@ _CODES = {
 }
 
 
-def expiry_ms(code: str) -> float:
-    """25DEC26 -> 08:00 UTC of that day, in ms (Deribit's settlement time)."""
-    day = dt.datetime.strptime(code, "%d%b%y").replace(hour=8, tzinfo=dt.UTC)
-    return day.timestamp() * 1000.0
-
-
-def contracts() -> list[Contract]:
-    """The instruments this emulator lists: perpetuals, futures and options on ETH and BTC."""
-    out: list[Contract] = []
-    for coin, size, tick in (("ETH", 1.0, 0.05), ("BTC", 10.0, 0.5)):
-        perp = Contract(f"{coin}-PERPETUAL", "perp", coin, "USD", coin, inverse=True,
-                        contract_size=size, min_amount=size, amount_step=size, tick=tick,
-                        taker=0.0005, maker=0.0, initial_margin=0.02, spread=0.0002)
-        out.append(perp)
-        for code in _EXPIRIES:
-            out.append(Contract(f"{coin}-{code}", "future", coin, "USD", coin, inverse=True,
-                                contract_size=size, min_amount=size, amount_step=size,
-                                tick=tick, taker=0.0005, maker=0.0, expiry_ms=expiry_ms(code),
-                                initial_margin=0.02, spread=0.0004))
-            step = 1.0 if coin == "ETH" else 0.1
-            for k in _STRIKES[(coin, code)]:
-                for cp in ("C", "P"):
-                    out.append(Contract(
-                        f"{coin}-{code}-{k}-{cp}", "option", coin, coin, coin,
-                        contract_size=1.0, min_amount=step, amount_step=step, tick=0.0005,
-                        taker=0.0003, maker=0.0003, expiry_ms=expiry_ms(code), strike=float(k),
-                        option_type="call" if cp == "C" else "put", spread=0.02))
-    return out
-
-
-class _Error(Exception):
-    def __init__(self, code: int, message: str, data: dict[str, Any] | None = None,
-                 status: int = 400) -> None:
-        super().__init__(message)
-        self.code, self.message, self.data, self.status = code, message, data, status
-
-
-def _flag(value: str | None) -> bool:
-    return str(value).lower() == "true"
-
-
-class DeribitAPI:
+class DeribitAPI(DeribitMarketData):
     name = "deribit"
 
     def __init__(self, ledger: Ledger, credentials: dict[str, tuple[str, str]]) -> None:
@@ -139,9 +94,6 @@ class DeribitAPI:
 
     # ------------------------------------------------------------------ plumbing
 
-    def _now(self) -> float:
-        return self.ledger.market.clock.now_ms()
-
     def category(self, req: Request) -> str:
         method = req.path.rsplit("/", 1)[-1]
         if "/private/" in req.path:
@@ -170,18 +122,18 @@ class DeribitAPI:
         try:
             if len(parts) != 4 or parts[:2] != ["api", "v2"] or parts[2] not in (
                     "public", "private"):
-                raise _Error(-32601, "Method not found", status=404)
+                raise DeribitError(-32601, "Method not found", status=404)
             scope, method = parts[2], parts[3]
             if scope == "public":
                 fn = self.public.get(method)
                 if fn is None:
-                    raise _Error(-32601, "Method not found")
+                    raise DeribitError(-32601, "Method not found")
                 result = fn(req.params)
             else:
                 account = self._authenticate(req)
                 pfn = self.private.get(method)
                 if pfn is None:
-                    raise _Error(-32601, "Method not found")
+                    raise DeribitError(-32601, "Method not found")
                 result = pfn(account, req.params)
             return self._envelope(200, {"result": result}, t_in)
         except VenueReject as exc:
@@ -191,7 +143,7 @@ class DeribitAPI:
                 data["param"] = "amount"
             return self._envelope(400, {"error": {"message": message, "code": code,
                                                   "data": data}}, t_in)
-        except _Error as exc:
+        except DeribitError as exc:
             error: dict[str, Any] = {"message": exc.message, "code": exc.code}
             if exc.data:
                 error["data"] = exc.data
@@ -202,191 +154,24 @@ class DeribitAPI:
         header = req.headers.get("authorization", "")
         scheme, _, rest = header.partition(" ")
         if scheme.lower() != "deri-hmac-sha256":
-            raise _Error(13009, "unauthorized", {"reason": "invalid_token"}, status=401)
+            raise DeribitError(13009, "unauthorized", {"reason": "invalid_token"}, status=401)
         fields = dict(item.split("=", 1) for item in rest.split(",") if "=" in item)
         key, ts, sig, nonce = (fields.get(k, "") for k in ("id", "ts", "sig", "nonce"))
         entry = self.credentials.get(key)
         if entry is None:
-            raise _Error(13004, "invalid_credentials", status=401)
+            raise DeribitError(13004, "invalid_credentials", status=401)
         secret, account = entry
         payload = f"{ts}\n{nonce}\n{req.method}\n{req.target}\n{req.body.decode()}\n"
         want = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(want, sig):
-            raise _Error(13009, "unauthorized", {"reason": "invalid_signature"}, status=401)
+            raise DeribitError(13009, "unauthorized", {"reason": "invalid_signature"}, status=401)
         try:
             skew = abs(float(ts) - time.time() * 1000.0)
         except ValueError:
             skew = math.inf
         if skew > 60_000:
-            raise _Error(13009, "unauthorized", {"reason": "invalid_timestamp"}, status=401)
+            raise DeribitError(13009, "unauthorized", {"reason": "invalid_timestamp"}, status=401)
         return account
-
-    def _contract(self, p: dict[str, str]) -> Contract:
-        name = p.get("instrument_name")
-        if not name:
-            raise _Error(-32602, "Invalid params", {"reason": "missing", "param":
-                                                    "instrument_name"})
-        c = self.ledger.contracts.get(name)
-        if c is None:
-            raise _Error(13020, "not_found", {"reason": "instrument not found",
-                                              "param": "instrument_name"})
-        return c
-
-    def _currency(self, p: dict[str, str]) -> str | None:
-        cur = p.get("currency")
-        if cur in (None, "", "any"):
-            return None
-        if cur not in DEFAULT_SPOTS:
-            raise _Error(-32602, "Invalid params", {"reason": "invalid currency",
-                                                    "param": "currency"})
-        return cur
-
-    # ------------------------------------------------------------------ public
-
-    def get_currencies(self, p: dict[str, str]) -> list[dict[str, Any]]:
-        long = {"ETH": "Ethereum", "BTC": "Bitcoin"}
-        return [{"currency": c, "currency_long": long[c], "coin_type": long[c].upper(),
-                 "fee_precision": 4, "min_confirmations": 1, "min_withdrawal_fee": 0.0001,
-                 "withdrawal_fee": 0.0001, "withdrawal_priorities": []} for c in DEFAULT_SPOTS]
-
-    def _instrument(self, c: Contract) -> dict[str, Any]:
-        option = c.kind == "option"
-        out: dict[str, Any] = {
-            "instrument_name": c.name, "instrument_id": hash(c.name) % 100000,
-            "kind": "option" if option else "future", "base_currency": c.base,
-            "counter_currency": "USD", "quote_currency": c.quote,
-            "settlement_currency": c.settle, "contract_size": c.contract_size,
-            "min_trade_amount": c.min_amount, "tick_size": c.tick,
-            "taker_commission": c.taker, "maker_commission": c.maker,
-            "block_trade_commission": c.taker, "is_active": True,
-            "creation_timestamp": 1534242287000, "rfq": False, "price_index": f"{c.base.lower()}_usd",
-            "expiration_timestamp": int(c.expiry_ms or 32503708800000),
-            "settlement_period": "perpetual" if c.kind == "perp" else "month",
-            "instrument_type": "reversed",
-        }
-        if option:
-            out.update({"strike": c.strike, "option_type": c.option_type,
-                        "instrument_type": "reversed"})
-        else:
-            out.update({"future_type": "reversed", "max_leverage": 50,
-                        "max_liquidation_commission": 0.0075})
-        return out
-
-    def get_instruments(self, p: dict[str, str]) -> list[dict[str, Any]]:
-        cur, kind = self._currency(p), p.get("kind")
-        if _flag(p.get("expired")):
-            return []
-        return [self._instrument(c) for c in self.ledger.contracts.values()
-                if (cur is None or c.base == cur)
-                and (kind in (None, "", "any") or kind == ("option" if c.kind == "option"
-                                                            else "future"))]
-
-    def _funding_8h(self, c: Contract) -> float:
-        return self.ledger.funding.get(c.name, 0.0) * 8 / (365 * 24)
-
-    def _ticker(self, c: Contract) -> dict[str, Any]:
-        led = self.ledger
-        prices, t_ms = led.market.prices()
-        bid, ask = led.touch(c)
-        mark = led.mark(c)
-        index = prices[c.base]
-        out: dict[str, Any] = {
-            "timestamp": int(t_ms), "instrument_name": c.name, "state": "open",
-            "best_bid_price": bid, "best_ask_price": ask,
-            "best_bid_amount": min(c.depth, 1e9), "best_ask_amount": min(c.depth, 1e9),
-            "mark_price": round(mark, 8), "index_price": index, "last_price": round(mark, 8),
-            "min_price": round(mark * 0.95, 8), "max_price": round(mark * 1.05, 8),
-            "settlement_price": round(mark, 8), "estimated_delivery_price": index,
-            "open_interest": 0, "stats": {"high": None, "low": None, "volume": 0,
-                                          "price_change": 0, "volume_usd": 0},
-        }
-        if c.kind == "perp":
-            f8 = self._funding_8h(c)
-            out.update({"funding_8h": f8, "current_funding": f8, "interest_value": 0.0})
-        if c.kind == "option":
-            g = led.option_greeks(c)
-            iv = led.market.vol(c.base) * 100.0
-            out.update({
-                "mark_iv": round(iv, 4), "bid_iv": round(iv * 0.98, 4),
-                "ask_iv": round(iv * 1.02, 4), "underlying_price": index,
-                "underlying_index": "index_price", "interest_rate": 0.0,
-                "greeks": {"delta": round(float(g.delta), 5), "gamma": float(g.gamma),
-                           "vega": round(float(g.vega) / 100.0, 5),
-                           "theta": round(float(g.theta) / 365.0, 5), "rho": 0.0},
-            })
-        return out
-
-    def _summary(self, c: Contract) -> dict[str, Any]:
-        t = self._ticker(c)
-        return {"instrument_name": c.name, "base_currency": c.base, "quote_currency": c.quote,
-                "bid_price": t["best_bid_price"], "ask_price": t["best_ask_price"],
-                "mid_price": (t["best_bid_price"] + t["best_ask_price"]) / 2,
-                "mark_price": t["mark_price"], "last": t["last_price"],
-                "underlying_price": t["index_price"], "estimated_delivery_price":
-                t["index_price"], "creation_timestamp": t["timestamp"], "volume": 0,
-                "open_interest": 0, "interest_rate": 0, "high": None, "low": None,
-                **({"mark_iv": t["mark_iv"]} if "mark_iv" in t else {}),
-                **({"funding_8h": t["funding_8h"], "current_funding": t["current_funding"]}
-                   if "funding_8h" in t else {})}
-
-    def get_book_summary_by_currency(self, p: dict[str, str]) -> list[dict[str, Any]]:
-        cur, kind = self._currency(p), p.get("kind")
-        return [self._summary(c) for c in self.ledger.contracts.values()
-                if (cur is None or c.base == cur) and (kind in (None, "") or kind == (
-                    "option" if c.kind == "option" else "future"))]
-
-    def get_order_book(self, p: dict[str, str]) -> dict[str, Any]:
-        c = self._contract(p)
-        t = self._ticker(c)
-        depth = min(c.depth, 1e9)
-        return {**{k: t[k] for k in ("timestamp", "instrument_name", "state", "best_bid_price",
-                                     "best_ask_price", "best_bid_amount", "best_ask_amount",
-                                     "mark_price", "index_price", "last_price", "stats")},
-                "bids": [[t["best_bid_price"], depth]], "asks": [[t["best_ask_price"], depth]],
-                "change_id": int(self._now())}
-
-    def get_index_price(self, p: dict[str, str]) -> dict[str, float]:
-        name = p.get("index_name", "")
-        coin = name.split("_")[0].upper()
-        if coin not in DEFAULT_SPOTS:
-            raise _Error(-32602, "Invalid params", {"reason": "invalid index", "param":
-                                                    "index_name"})
-        s = self.ledger.market.spot(coin)
-        return {"index_price": s, "estimated_delivery_price": s}
-
-    def get_chart(self, p: dict[str, str]) -> dict[str, Any]:
-        c = self._contract(p)
-        res = _RESOLUTIONS.get(p.get("resolution", ""))
-        if res is None:
-            raise _Error(-32602, "Invalid params", {"reason": "invalid resolution",
-                                                    "param": "resolution"})
-        start, end = float(p.get("start_timestamp", 0)), float(p.get("end_timestamp", 0))
-        if end >= time.time() * 1000.0 - 60_000:  # "up to now" means the venue's now, which
-            end = max(end, self._now())           # an accelerated clock has moved ahead
-        bars = self.ledger.market.bars(c.base, start, end)
-        buckets: dict[int, list[float]] = {}
-        for b in bars:
-            buckets.setdefault(int(b.t_ms // (res * 1000)) * res * 1000, []).append(b.price)
-        ticks = sorted(buckets)
-        out: dict[str, Any] = {"status": "ok" if ticks else "no_data", "ticks": ticks,
-                               "open": [], "high": [], "low": [], "close": [], "volume": [],
-                               "cost": []}
-        for t in ticks:
-            px = buckets[t]
-            if c.kind == "option":  # an option's chart is in its own price; rebal reads perps
-                px = [self.ledger.mark(c)] * len(px)
-            out["open"].append(px[0])
-            out["high"].append(max(px))
-            out["low"].append(min(px))
-            out["close"].append(px[-1])
-            out["volume"].append(0.0)
-            out["cost"].append(0.0)
-        return out
-
-    def get_funding_rate_value(self, p: dict[str, str]) -> float:
-        c = self._contract(p)
-        hours = (float(p.get("end_timestamp", 0)) - float(p.get("start_timestamp", 0))) / 3.6e6
-        return self.ledger.funding.get(c.name, 0.0) * hours / (365 * 24)
 
     # ------------------------------------------------------------------ orders
 
@@ -424,11 +209,11 @@ class DeribitAPI:
             amount = float(p["amount"]) if "amount" in p else float(p["contracts"]) * \
                 c.contract_size
         except (KeyError, ValueError):
-            raise _Error(-32602, "Invalid params",
+            raise DeribitError(-32602, "Invalid params",
                          {"reason": "bad amount", "param": "amount"}) from None
         label = p.get("label", "")
         if len(label) > 64:
-            raise _Error(-32602, "Invalid params", {"reason": "label too long",
+            raise DeribitError(-32602, "Invalid params", {"reason": "label too long",
                                                     "param": "label"})
         kind = p.get("type", "limit")
         price: float | None = None
@@ -436,15 +221,15 @@ class DeribitAPI:
             try:
                 price = float(p["price"])
             except (KeyError, ValueError):
-                raise _Error(-32602, "Invalid params", {"reason": "bad price",
+                raise DeribitError(-32602, "Invalid params", {"reason": "bad price",
                                                         "param": "price"}) from None
         elif kind != "market":
-            raise _Error(10033, "not_implemented", {"reason": f"order type {kind}"})
+            raise DeribitError(10033, "not_implemented", {"reason": f"order type {kind}"})
         tif = {"good_til_cancelled": "GTC", "immediate_or_cancel": "IOC",
                "fill_or_kill": "FOK", "good_til_day": "GTC"}.get(
             p.get("time_in_force", "good_til_cancelled"))
         if tif is None:
-            raise _Error(-32602, "Invalid params", {"reason": "bad time_in_force",
+            raise DeribitError(-32602, "Invalid params", {"reason": "bad time_in_force",
                                                     "param": "time_in_force"})
         if kind == "market" and tif == "GTC":
             tif = "IOC"  # a market order never rests
@@ -453,7 +238,7 @@ class DeribitAPI:
             raise VenueReject("amount_step", f"must be a multiple of contract size "
                                              f"{c.amount_step:g}")
         o = self.ledger.place(account, c.name, side, amount, price, tif=tif, client_id=label,
-                              reduce_only=_flag(p.get("reduce_only")))
+                              reduce_only=flag(p.get("reduce_only")))
         return {"order": self._order(o), "trades": self._trades(o)}
 
     def _by_id(self, account: str, p: dict[str, str]) -> Order:
@@ -461,10 +246,10 @@ class DeribitAPI:
         try:
             seq = int(oid.rsplit("-", 1)[-1])
         except ValueError:
-            raise _Error(10025, "invalid_order_id", {"reason": oid[:80]}) from None
+            raise DeribitError(10025, "invalid_order_id", {"reason": oid[:80]}) from None
         found = self.ledger.find(account, seq=seq)
         if not found:
-            raise _Error(10004, "order_not_found", {"reason": "order_not_found"})
+            raise DeribitError(10004, "order_not_found", {"reason": "order_not_found"})
         return found[0]
 
     def cancel(self, account: str, p: dict[str, str]) -> dict[str, Any]:
@@ -508,7 +293,7 @@ class DeribitAPI:
         return [self._order(o) for o in self._select(account, p) if o.state == "open"]
 
     def history(self, account: str, p: dict[str, str]) -> list[dict[str, Any]]:
-        unfilled = _flag(p.get("include_unfilled"))
+        unfilled = flag(p.get("include_unfilled"))
         count = int(p.get("count", 20))
         offset = int(p.get("offset", 0))
         done = [o for o in self._select(account, p) if o.state != "open"
@@ -541,7 +326,7 @@ class DeribitAPI:
     def get_account_summary(self, account: str, p: dict[str, str]) -> dict[str, Any]:
         cur = self._currency(p)
         if cur is None:
-            raise _Error(-32602, "Invalid params", {"reason": "missing", "param": "currency"})
+            raise DeribitError(-32602, "Invalid params", {"reason": "missing", "param": "currency"})
         return self._account_summary(account, cur)
 
     def get_account_summaries(self, account: str, p: dict[str, str]) -> dict[str, Any]:

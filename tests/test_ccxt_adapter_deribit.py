@@ -292,3 +292,29 @@ def test_inverse_fills_reconcile_exactly_in_venue_units(emu: Emulator,
                      for o in emu.orders())
     assert snap.positions["PERP"] == pytest.approx(fills / 3300.0, rel=1e-9)
     assert abs(snap.positions["PERP"] - coin_fills) > snap.meta["PERP"].qty_step  # drifts
+
+
+def test_open_adapter_reads_url_and_credentials_from_env(strategy: ir.Strategy,
+                                                         emu: Emulator) -> None:
+    """The live layer's path: registry -> open_adapter -> settings from the environment.
+    The venue carries `url env` as the compiler will once its IR has the setting."""
+    from types import SimpleNamespace
+
+    from rebal.backends.ccxt.client import SettingsProblem
+    from rebal.backends.live.opening import LiveError
+    from rebal.backends.live.opening import open_adapter as live_open
+
+    real = strategy.venue("deribit")
+    venue = SimpleNamespace(name="deribit", backend="ccxt", symbols=dict(real.symbols),
+                            config=SimpleNamespace(exchange="deribit", account_env="EMU",
+                                                   url_env="EMU_URL", sandbox=False))
+    env = {"EMU_API_KEY": KEY, "EMU_SECRET": SECRET, "EMU_URL": emu.url}
+    adapter = live_open(strategy, venue, env)  # type: ignore[arg-type]
+    assert adapter.name == "ccxt"
+    assert adapter.snapshot().index["ETH"] == 3000.0
+    adapter.close()
+    for broken, why in (({**env, "EMU_URL": ""}, "has no EMU_URL"),
+                        ({**env, "EMU_URL": "ftp://x"}, "http")):
+        with pytest.raises(SettingsProblem, match=why) as caught:
+            live_open(strategy, venue, broken)  # type: ignore[arg-type]
+        assert isinstance(caught.value, LiveError)

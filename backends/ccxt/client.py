@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from rebal.backends.live.opening import LiveError
 from rebal.compiler import ir
 
-__all__ = ["Settings", "make_client", "point_at", "settings_of"]
+__all__ = ["Settings", "SettingsProblem", "make_client", "point_at", "settings_of"]
 
 
-class SettingsProblem(ValueError):
+class SettingsProblem(LiveError):
     """A venue setting that cannot be honoured (unknown exchange, missing variable)."""
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rebal.backends.live.adapter import InstrumentMeta
+from rebal.backends.live.opening import LiveError
 from rebal.compiler import ir
 from rebal.compiler.markets import SymbolError, market_kind, resolve
 
@@ -21,8 +22,9 @@ from .units import VenueUnits
 __all__ = ["Mapped", "SymbolProblem", "map_instruments"]
 
 
-class SymbolProblem(ValueError):
-    """A venue symbol that names no market (or several), with the closest names."""
+class SymbolProblem(LiveError):
+    """A venue symbol that names no market (or several), with the closest names (a
+    :class:`LiveError`, so the live commands print it as a clear error)."""
 
 
 @dataclass(frozen=True)
