@@ -1,9 +1,11 @@
 """Numbers, ratios and durations in words, for messages and explanations: one definition.
 
 Exact values (``Decimal``, ``int``: what a spec states) are written exactly; computed figures
-(``float``: ranges, required positions) to six significant digits (percentages and basis
-points to four), with infinities as "unbounded". ``100000`` -> ``100,000``; ``0.6`` as a percentage -> ``60%``; ``28800`` seconds
--> ``8h``.
+(``float``: ranges, required positions, simulation results) by :func:`figure`, the one format
+of every computed number in `rebal explain`, `rebal simulate`'s table and its report:
+``FIGURE_DIGITS`` significant digits, never fewer than the whole units, thousands separators,
+infinities as "unbounded". ``100000`` -> ``100,000``; ``-142.819`` -> ``-142.8``; ``0.6`` as a
+percentage -> ``60%``; ``28800`` seconds -> ``8h``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,29 @@ _DAY = 86400
 _PER = {365 * _DAY: "year", 7 * _DAY: "week", _DAY: "day", 3600: "hour", 60: "minute", 1: "second"}
 
 Number = Decimal | int | float
+
+#: Significant digits of a computed figure (whole units are never rounded away).
+FIGURE_DIGITS = 4
+
+
+def figure(x: float, digits: int = FIGURE_DIGITS, *, signed: bool = False) -> str:
+    """A computed number: ``digits`` significant digits but all of its whole units, trailing
+    zeros dropped, thousands separators: -142.819 -> '-142.8', 44.9247 -> '44.92', 0.23537 ->
+    '0.2354', 1234567.8 -> '1,234,568'. ``signed`` writes a '+' on positive numbers."""
+    v = float(x)
+    if not math.isfinite(v):
+        return _unbounded(v)
+    plus = "+" if signed and v > 0 else ""
+    a = abs(v)
+    if a == 0.0:
+        return "0"
+    if a < 1e-6 or a >= 1e18:
+        return plus + f"{v:.{digits}g}"
+    places = max(0, digits - 1 - math.floor(math.log10(a)))
+    text = f"{v:,.{places}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "0") else plus + text
 
 
 def _dec(x: Number) -> Decimal | None:
@@ -33,7 +58,10 @@ def _unbounded(x: Number) -> str:
 
 
 def num(x: Number) -> str:
-    """A number with thousands separators and no exponent: 100000 -> '100,000'."""
+    """A number with thousands separators and no exponent: 100000 -> '100,000'; a computed
+    (float) one by :func:`figure`."""
+    if isinstance(x, float):
+        return figure(x)
     d = _dec(x)
     if d is None:
         return _unbounded(x)
@@ -44,23 +72,18 @@ def num(x: Number) -> str:
     return format(d.normalize(), ",f")
 
 
-def _scaled(x: Number, scale: int) -> Decimal | None:
-    """``x * scale``; a computed (float) figure to 4 significant digits: 43.48%, not 43.4783%."""
-    if isinstance(x, float):
-        return Decimal(f"{x * scale:.4g}") if math.isfinite(x) else None
-    return Decimal(x) * scale
-
-
 def pct(x: Number) -> str:
-    """A fraction as a percentage: 0.6 -> '60%'."""
-    d = _scaled(x, 100)
-    return _unbounded(x) if d is None else f"{num(d)}%"
+    """A fraction as a percentage: 0.6 -> '60%'; a computed one by :func:`figure` (43.48%)."""
+    if isinstance(x, float):
+        return f"{figure(x * 100)}%" if math.isfinite(x) else _unbounded(x)
+    return f"{num(Decimal(x) * 100)}%"
 
 
 def bps(x: Number) -> str:
     """A fraction in basis points: 0.002 -> '20 bps'."""
-    d = _scaled(x, 10000)
-    return _unbounded(x) if d is None else f"{num(d)} bps"
+    if isinstance(x, float):
+        return f"{figure(x * 10000)} bps" if math.isfinite(x) else _unbounded(x)
+    return f"{num(Decimal(x) * 10000)} bps"
 
 
 def mult(x: Number) -> str:

@@ -34,15 +34,17 @@ def stack_rows(cols: list[Any], batch: int) -> FloatArray:
 
 class Solution:
     """Rows evaluated at one step: per row a measure ``(B,)``, a center and band levels
-    (floats or ``(B,)``), and whether any banded row is outside its band ``(B,)``."""
+    (floats or ``(B,)``), whether any banded row is outside its band ``(B,)``, and per row
+    whether it is (``outside``: ``(B,)`` or None for a row without a band)."""
 
-    __slots__ = ("batch", "breach", "center", "hi", "lo", "measure")
+    __slots__ = ("batch", "breach", "center", "hi", "lo", "measure", "outside")
 
     def __init__(self, batch: int, measure: list[Any], center: list[Any], lo: list[Any],
-                 hi: list[Any], breach: BoolArray) -> None:
+                 hi: list[Any], breach: BoolArray, outside: list[Any] | None = None) -> None:
         self.batch = batch
         self.measure, self.center, self.lo, self.hi = measure, center, lo, hi
         self.breach = breach
+        self.outside = outside if outside is not None else [None] * len(measure)
 
     def stack(self, which: str) -> FloatArray:
         """One of measure/center/lo/hi as a ``(B, K)`` array."""
@@ -69,7 +71,7 @@ class TargetSet:
 
     def evaluate(self, ctx: StepContext) -> Solution:
         """Measures, centers and band levels of every row at this step."""
-        ms, cs, los, his = [], [], [], []
+        ms, cs, los, his, outs = [], [], [], [], []
         breach: Any = None
         for row in self.rows:
             mr = row.measure(ctx)
@@ -79,6 +81,7 @@ class TargetSet:
             if row.band is None:
                 los.append(c)
                 his.append(c)
+                outs.append(None)
                 continue
             if row.band_offsets is not None and row.band_offsets[0] == -row.band_offsets[1] \
                     and row.center_const is not None:
@@ -95,10 +98,11 @@ class TargetSet:
                 los.append(lo_r)
                 his.append(hi_r)
                 out = (mr < lo_r) | (mr > hi_r)
+            outs.append(out)
             breach = out if breach is None else (breach | out)
         if breach is None:
             breach = np.zeros(self.batch, dtype=bool)
-        return Solution(self.batch, ms, cs, los, his, breach)
+        return Solution(self.batch, ms, cs, los, his, breach, outs)
 
     def desired_change(self, sol: Solution) -> list[Any]:
         """``d = desired - measure`` per row, each ``(B,)``."""

@@ -37,6 +37,7 @@ from rebal.backends.sim.sweep import (
 )
 from rebal.compiler.ir import Strategy
 from rebal.compiler.run_size import RunSize, human_bytes, human_seconds
+from rebal.compiler.words import figure, pct
 from rebal.dsl.render import visible
 
 if TYPE_CHECKING:
@@ -99,20 +100,19 @@ def _isatty(stream: TextIO) -> bool:
 # ------------------------------------------------------------------------- output
 
 
-def _cell(v: Any, digits: int = 6) -> str:
+def _cell(v: Any) -> str:
+    """A table cell; a computed number in the one format of figures (``words.figure``)."""
     if v is None:
         return "—"
     if isinstance(v, bool):
         return "yes" if v else ""
     if isinstance(v, int):
         return f"{v:,}"
-    if abs(v) < 1e-9:
-        return "0"
-    return f"{v:,.2f}" if abs(v) >= 1e5 else f"{v:.{digits}g}"
+    return figure(v)
 
 
 def _pct_cell(v: float | None) -> str:
-    return "—" if v is None else f"{100 * v:.3g}%"
+    return "—" if v is None else pct(float(v))
 
 
 def _rate(v: float) -> str:
@@ -168,9 +168,9 @@ def _print_summary(out: TextIO, s: dict[str, Any], result: SimResult) -> None:
     rate = s["path_steps_per_s"]
     out.write(
         f"{visible(s['strategy'])} on {visible(s['venue'])}: {s['paths']:,} paths x {s['steps']:,} steps, "
-        f"seed {s['seed']}, {_cell(s['elapsed_s'], 3)} s"
+        f"seed {s['seed']}, {_cell(s['elapsed_s'])} s"
         + (f" ({_rate(rate)} path-steps/s)" if rate else "")
-        + f"\nbook value at start: {_cell(s['book_value0'], 8)} {ccy}\n"
+        + f"\nbook value at start: {_cell(s['book_value0'])} {ccy}\n"
     )
     p, c = m["pnl"], m["cost"]
     rows = [
@@ -205,7 +205,7 @@ def _print_summary(out: TextIO, s: dict[str, Any], result: SimResult) -> None:
 
 
 def _pct(d: dict[str, Any]) -> str:
-    return "—" if d["fraction"] is None else f"{100 * d['fraction']:.3g}%"
+    return "—" if d["fraction"] is None else pct(float(d["fraction"]))
 
 
 def _print_sweep(out: TextIO, sw: SweepResult) -> None:
@@ -230,7 +230,7 @@ def _print_sweep(out: TextIO, sw: SweepResult) -> None:
             _cell(p.tracking_error),
             _cell(p.pnl_std),
             _cell(p.pnl_mean),
-            _cell(p.trades_mean, 4),
+            _cell(p.trades_mean),
             "*" if p.efficient else "",
         )
         for p in sw.points

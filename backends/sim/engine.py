@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,15 @@ class SamplePaths:
     band_hi: np.ndarray  # (k, steps+1)
     equity: np.ndarray  # (k, steps+1)
     trades: list[tuple[int, int, str, float, str]]  # (path, step, instrument, qty, reason)
+    #: Every target row: labels and units ``(R,)``, measures and band edges ``(k, R, steps+1)``.
+    row_labels: tuple[str, ...] = ()
+    row_units: tuple[str, ...] = ()
+    rows_measure: np.ndarray | None = None
+    rows_lo: np.ndarray | None = None
+    rows_hi: np.ndarray | None = None
+    #: Per trade (parallel to ``trades``): the rows whose band breach caused it; empty for
+    #: a trade with another reason (clock, split, mode), which acts on every row.
+    trade_rows: list[tuple[int, ...]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -136,14 +145,15 @@ def _target_unit(strategy: ir.Strategy) -> str:
 class _Samples:
     """Histories of the first k paths, filled step by step."""
 
-    def __init__(self, k: int, steps: int, n_assets: int) -> None:
+    def __init__(self, k: int, steps: int, n_assets: int, n_rows: int) -> None:
         self.k = k
         self.spot = np.zeros((k, steps + 1, n_assets))
-        self.measure = np.full((k, steps + 1), np.nan)
-        self.lo = np.full((k, steps + 1), np.nan)
-        self.hi = np.full((k, steps + 1), np.nan)
+        self.measure = np.full((k, n_rows, steps + 1), np.nan)
+        self.lo = np.full((k, n_rows, steps + 1), np.nan)
+        self.hi = np.full((k, n_rows, steps + 1), np.nan)
         self.equity = np.zeros((k, steps + 1))
         self.trades: list[tuple[int, int, str, float, str]] = []
+        self.trade_rows: list[tuple[int, ...]] = []
 
 
 def simulate(
@@ -229,7 +239,7 @@ def _run(strategy: ir.Strategy, venue: ir.Venue, kernel: Kernel, feed: MarketFee
     lay = kernel.layout
     funding = lay.costs.funding
     k_samp = max(0, min(int(sample_paths), n_paths))
-    samples = _Samples(k_samp, n_steps, lay.n_assets) if k_samp else None
+    samples = _Samples(k_samp, n_steps, lay.n_assets, len(kernel.row_labels)) if k_samp else None
     spot = feed.spot0
     market = MarketView(spot=spot, vol=feed.vol0, funding=funding)
     kernel.observe(0.0, spot)
@@ -300,18 +310,23 @@ def _run(strategy: ir.Strategy, venue: ir.Venue, kernel: Kernel, feed: MarketFee
             samples.equity[:, k] = equity[:ks]
             if has_rows:
                 rows = dec.rows
-                samples.measure[:, k] = _head(rows.measure[0], ks)
-                samples.lo[:, k] = _head(rows.lo[0], ks)
-                samples.hi[:, k] = _head(rows.hi[0], ks)
+                for r in range(len(rows.measure)):
+                    samples.measure[:, r, k] = _head(rows.measure[r], ks)
+                    samples.lo[:, r, k] = _head(rows.lo[r], ks)
+                    samples.hi[:, r, k] = _head(rows.hi[r], ks)
         if progress is not None and (k % every == 0 or k == n_steps):
             progress(k, n_steps)
 
     sample_out = None
     if samples is not None:
+        first_row = slice(0, 1) if has_rows else slice(0, 0)
         sample_out = SamplePaths(
-            t_s=np.arange(n_steps + 1) * step_s, spot=samples.spot, measure=samples.measure,
-            band_lo=samples.lo, band_hi=samples.hi, equity=samples.equity,
-            trades=samples.trades)
+            t_s=np.arange(n_steps + 1) * step_s, spot=samples.spot,
+            measure=_row0(samples.measure[:, first_row]), band_lo=_row0(samples.lo[:, first_row]),
+            band_hi=_row0(samples.hi[:, first_row]), equity=samples.equity,
+            trades=samples.trades, row_labels=kernel.row_labels,
+            row_units=tuple(r.unit for r in kernel.targets.rows), rows_measure=samples.measure,
+            rows_lo=samples.lo, rows_hi=samples.hi, trade_rows=samples.trade_rows)
     refusals = {kernel.refusal_names[i]: int(n) for i, n in enumerate(refusal_codes) if i and n}
     return SimResult(
         strategy=strategy.name, venue=venue.name, paths=n_paths, steps=n_steps, seed=the_seed,
@@ -325,6 +340,11 @@ def _run(strategy: ir.Strategy, venue: ir.Venue, kernel: Kernel, feed: MarketFee
     )
 
 
+def _row0(a: np.ndarray) -> np.ndarray:
+    """The first row's ``(k, steps+1)`` history (all nan when the strategy has no rows)."""
+    return a[:, 0] if a.shape[1] else np.full((a.shape[0], a.shape[2]), np.nan)
+
+
 def _head(v: Any, k: int) -> Any:
     """The first ``k`` entries of a per-path value (a constant is the same on every path)."""
     return v[:k] if np.ndim(v) else v
@@ -333,7 +353,12 @@ def _head(v: Any, k: int) -> Any:
 def _sample_trades(samples: _Samples, dec: Any, qty: FloatArray, step: int,
                    names: tuple[str, ...], mode_names: tuple[str, ...]) -> None:
     sub = qty[: samples.k]
+    outside = dec.rows.outside
     for p, j in zip(*np.nonzero(sub), strict=True):
+        reason = dec.reason_name(int(p), mode_names)
         samples.trades.append((int(p), step, names[int(dec.hedge_cols[j])], float(sub[p, j]),
-                               dec.reason_name(int(p), mode_names)))
+                               reason))
+        samples.trade_rows.append(tuple(
+            r for r, out in enumerate(outside)
+            if reason == "breach" and out is not None and bool(out[p] if np.ndim(out) else out)))
 

@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from rebal.backends.sim.metrics import summarize
 from rebal.compiler.files import atomic_write
+from rebal.compiler.words import figure
 from rebal.dsl.render import visible
 
 if TYPE_CHECKING:
@@ -262,7 +263,7 @@ def bar_chart(
         body.append(f'<text x="{ML - 6}" y="{y + 16}" class="yl">{escape(label)}</text>')
         body.append(
             f'<rect x="{a:.1f}" y="{y}" width="{max(b - a, 0.5):.1f}" height="22" '
-            f'fill="{PALETTE[i % len(PALETTE)]}"><title>{v:.6g}</title></rect>'
+            f'fill="{PALETTE[i % len(PALETTE)]}"><title>{figure(v)}</title></rect>'
         )
         body.append(f'<text x="{b + 4:.1f}" y="{y + 16}" class="vl">{_fmt(v)}</text>')
     return _svg(f, body)
@@ -286,7 +287,7 @@ def frontier_chart(title: str, sweep: SweepResult) -> Markup:
         e = np.array(sorted(eff))
         body.append(_poly(f, e[:, 0], e[:, 1], f'fill="none" stroke="{PALETTE[0]}"'))
     for i, (x, y, p) in enumerate(zip(xs, ys, pts, strict=True)):
-        label = ", ".join(f"{k}={v:.4g}" for k, v in p.values.items())
+        label = ", ".join(f"{k}={figure(v)}" for k, v in p.values.items())
         cls = "pe" if p.efficient else "pd"
         cx, cy = float(f.px(x)), float(f.py(y))
         body.append(
@@ -338,55 +339,73 @@ def _sample_charts(result: SimResult) -> tuple[dict[str, Any], list[dict[str, An
         ),
         "exposure": [],
     }
-    by_path: dict[int, list[tuple[int, int, str, float, str]]] = {}
-    for tr in s.trades:
-        by_path.setdefault(int(tr[0]), []).append(tr)
-    for i in range(min(EXPOSURE_PANELS, s.measure.shape[0])):
-        marks = [
-            (
-                float(t[step]),
-                float(s.measure[i, step]),
-                _reason_color(reason),
-                f"{reason}: {inst} {qty:+.6g} at {t[step]:.4g} {tunit}",
-            )
-            for _, step, inst, qty, reason in by_path.get(i, [])
-        ]
-        charts["exposure"].append(
-            line_chart(
-                f"Path {i}: exposure, band and trades ({len(marks)} trades)",
-                t,
-                [s.measure[i]],
-                xlabel=tunit,
-                ylabel=f"exposure ({result.target_unit})",
-                band=(s.band_lo[i], s.band_hi[i]),
-                marks=marks,
-            )
-        )
-    rows = []
-    for path, step, inst, qty, reason in s.trades[:MAX_TRADE_ROWS]:
-        rows.append(
-            {
-                "path": path,
-                "time": f"{t[step]:.4g}",
-                "instrument": inst,
-                "qty": f"{qty:+.6g}",
-                "reason": reason,
-                "spot": f"{s.spot[path, step, 0]:.6g}",
-                "exposure": f"{s.measure[path, step]:.6g}",
-                "band": f"[{s.band_lo[path, step]:.4g}, {s.band_hi[path, step]:.4g}]",
-            }
-        )
+    rows = _target_rows(result)
+    trade_rows = s.trade_rows if len(s.trade_rows) == len(s.trades) else [()] * len(s.trades)
+    for i in range(min(EXPOSURE_PANELS, s.spot.shape[0])):
+        mine = [(tr, hit) for tr, hit in zip(s.trades, trade_rows, strict=True) if tr[0] == i]
+        for r, row in enumerate(rows):
+            # A breach trade is marked on the rows whose band it left; any other trade (clock,
+            # split, mode) acts on every row and is marked on each.
+            marks = [
+                (float(t[step]), float(row.measure[i, step]), _reason_color(reason),
+                 f"{reason}: {inst} {figure(qty, signed=True)} at {figure(float(t[step]))} {tunit}")
+                for (_, step, inst, qty, reason), hit in mine if not hit or r in hit
+            ]
+            charts["exposure"].append(line_chart(
+                f"Path {i}: {row.label}, band and trades ({len(marks)} trades)",
+                t, [row.measure[i]], xlabel=tunit, ylabel=row.axis,
+                band=(row.lo[i], row.hi[i]), marks=marks))
+    table = []
+    for (path, step, inst, qty, reason), hit in list(zip(s.trades, trade_rows, strict=True))[
+            :MAX_TRADE_ROWS]:
+        shown = [rows[r] for r in hit] if hit else rows[:1]
+        table.append({
+            "path": path,
+            "time": figure(float(t[step])),
+            "instrument": inst,
+            "qty": figure(qty, signed=True),
+            "reason": reason,
+            "row": ", ".join(row.label for row in shown) if hit else "",
+            "spot": figure(float(s.spot[path, step, 0])),
+            "exposure": ", ".join(figure(float(row.measure[path, step])) for row in shown),
+            "band": ", ".join(f"[{figure(float(row.lo[path, step]))}, "
+                              f"{figure(float(row.hi[path, step]))}]" for row in shown),
+        })
     charts["time_unit"] = tunit
     charts["reasons"] = sorted(Counter(tr[4] for tr in s.trades).items(), key=lambda kv: -kv[1])
     charts["trades_total"] = len(s.trades)
-    return charts, rows
+    charts["rows"] = [row.label for row in rows]
+    return charts, table
 
 
-def _num(v: float | None, digits: int = 4) -> str:
-    """A table number: significant digits, thousands separators for large values."""
-    if v is None:
-        return "—"
-    return f"{v:,.0f}" if abs(v) >= 1e5 else f"{v:,.{digits}g}"
+@dataclass(frozen=True)
+class _RowView:
+    """One target row's history on the sample paths, with its label and axis title."""
+
+    label: str
+    axis: str
+    measure: np.ndarray  # (k, steps+1)
+    lo: np.ndarray
+    hi: np.ndarray
+
+
+def _target_rows(result: SimResult) -> list[_RowView]:
+    """Every target row of the run (a result recorded without rows: its first row only)."""
+    s = result.samples
+    assert s is not None
+    if s.rows_measure is None or s.rows_lo is None or s.rows_hi is None or not s.row_labels:
+        return [_RowView("exposure", f"exposure ({result.target_unit})", s.measure, s.band_lo,
+                         s.band_hi)]
+    return [
+        _RowView(label, f"{label} ({unit})" if unit else label, s.rows_measure[:, r],
+                 s.rows_lo[:, r], s.rows_hi[:, r])
+        for r, (label, unit) in enumerate(zip(s.row_labels, s.row_units, strict=True))
+    ]
+
+
+def _num(v: float | None) -> str:
+    """A table number in the one format of computed figures (``rebal.compiler.words.figure``)."""
+    return "—" if v is None else figure(v)
 
 
 def _reason_color(reason: str) -> str:
@@ -440,7 +459,7 @@ def render_report(
             },
         ),
         cost_bars=bar_chart(
-            f"Cost breakdown (total {cost['total']:.6g})" if cost["total"] is not None else "Costs",
+            f"Cost breakdown (total {figure(cost['total'])})" if cost["total"] is not None else "Costs",
             labels,
             [cost[k] for k in labels],
             result.numeraire,
