@@ -71,7 +71,8 @@ class TargetSet:
 
     def evaluate(self, ctx: StepContext) -> Solution:
         """Measures, centers and band levels of every row at this step."""
-        ms, cs, los, his, outs = [], [], [], [], []
+        ms, cs, los, his = [], [], [], []
+        outs: list[Any] = []  # per row: where it is outside its band (None: no band)
         breach: Any = None
         for row in self.rows:
             mr = row.measure(ctx)
