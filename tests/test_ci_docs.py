@@ -33,13 +33,15 @@ def _commands(node: Any) -> list[str]:
 
 def test_yaml_recipes_parse_and_their_rebal_commands_are_valid() -> None:
     docs = [yaml.safe_load(body) for lang, body in BLOCKS if lang == "yaml"]
-    assert len(docs) == 3  # GitHub Actions, GitLab CI, pre-commit
+    assert len(docs) == 4  # GitHub Actions, GitLab CI, pre-commit, the offline venue step
     commands = [c for d in docs for c in _commands(d)]
-    assert len(commands) >= 5
+    commands += [c for lang, body in BLOCKS if lang == "sh" for c in _commands(body)]
+    assert len(commands) >= 7
+    assert any("--markets" in c for c in commands) and any("venue snapshot" in c for c in commands)
     for cmd in commands:
         argv = shlex.split(cmd.split(">")[0].split("||")[0])[1:]
         args = _parser().parse_args(argv)  # exits (SystemExit) on an unknown flag
-        assert args.command in ("check", "fmt")
+        assert args.command in ("check", "fmt", "venue")
     github = docs[0]["jobs"]["check"]
     assert github["permissions"]["security-events"] == "write"
     upload = next(s for s in github["steps"] if "upload-sarif" in str(s.get("uses", "")))
