@@ -7,7 +7,6 @@ the backends will do (defaults included), never a paraphrase of the source text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -15,13 +14,13 @@ from pathlib import Path
 import jinja2
 
 from . import ir
+from .functions import BY_NAME, listing
 from .ir_walk import walk
 from .words import amount, bps, dur, mult, num, pct, per
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 #: Ratio-valued market quantities that traders read as percentages.
 _PCT_REFS = frozenset({"drawdown", "oracle_deviation"})
-_PCT_CALLS = frozenset({"realized_vol", "implied_vol", "funding", "weight"})
 _CMP = {">": "exceeds", ">=": "reaches", "<": "falls below", "<=": "is at most",
         "==": "equals", "!=": "is not"}
 _ABS = {">": "beyond", ">=": "at or beyond", "<": "inside", "<=": "within"}
@@ -68,10 +67,11 @@ def _flavour(e: ir.Expr) -> str | None:
             return "pct"
         return "x" if e.name == "leverage" else ("plain" if e.unit == "" else "unit")
     if isinstance(e, ir.Call):
-        if e.fn in _PCT_CALLS:
+        f = BY_NAME[e.fn]
+        if f.percent:
             return "pct"
-        if e.fn in ("abs", "min", "max", "clamp"):
-            return next((f for f in map(_flavour, e.args) if f is not None), None)
+        if f.keeps_flavour:
+            return next((fl for fl in map(_flavour, e.args) if fl is not None), None)
         return "plain" if e.unit == "" else "unit"
     if isinstance(e, ir.Neg):
         return _flavour(e.operand)
@@ -89,7 +89,7 @@ def _reads_pct(e: ir.Expr) -> bool:
     """Whether a percentage-valued market quantity (a volatility, drawdown, ...) is inside."""
     return any(
         (isinstance(n, ir.Ref) and n.name in _PCT_REFS)
-        or (isinstance(n, ir.Call) and n.fn in _PCT_CALLS)
+        or (isinstance(n, ir.Call) and BY_NAME[n.fn].percent)
         for n in walk(e)
     )
 
@@ -119,28 +119,12 @@ def _ref(r: ir.Ref) -> str:
     }.get(r.name, f"the portfolio's {r.name}")
 
 
-def _listing(items: Sequence[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def _call(c: ir.Call, flavour: str | None) -> tuple[str, int]:
-    args = [_words(a, flavour)[0] for a in c.args]
-    if c.fn == "realized_vol":
-        return f"{c.symbol}'s {dur(c.window_s or 0)} realized volatility", 8
-    simple = {"implied_vol": "{}'s implied volatility", "spot": "the {} price",
-              "funding": "{}'s funding rate", "weight": "{}'s weight"}
-    if c.fn in simple:
-        return simple[c.fn].format(c.symbol), 8
-    if c.fn == "abs":
-        return f"|{args[0]}|", 8
-    if c.fn == "sqrt":
-        return f"√({args[0]})", 8
-    if c.fn == "clamp":
-        return f"{args[0]}, kept between {args[1]} and {args[2]}", 0
-    which = {"min": "smaller", "max": "larger"}[c.fn]
-    if len(args) > 2:
-        which = {"min": "smallest", "max": "largest"}[c.fn]
-    return f"the {which} of {_listing(args)}", 0
+    f = BY_NAME[c.fn]
+    subject = c.symbol or ""
+    if f.operands == "asset_window":
+        subject = f"{c.symbol}'s {dur(c.window_s or 0)}"
+    return f.words([_words(a, flavour)[0] for a in c.args], subject)
 
 
 def _words(e: ir.Expr, flavour: str | None = None) -> tuple[str, int]:
@@ -208,7 +192,7 @@ def drivers(e: ir.Expr | None) -> list[str]:
     """The market data an expression moves with, in words (empty for a constant)."""
     out: list[str] = []
     for node in walk(e):
-        if isinstance(node, ir.Call) and node.fn in _PCT_CALLS | {"spot"}:
+        if isinstance(node, ir.Call) and BY_NAME[node.fn].is_market:
             out.append(_call(node, None)[0])
         elif isinstance(node, ir.Ref):
             out.append(_ref(node))
@@ -255,7 +239,7 @@ def _env() -> jinja2.Environment:
         extensions=["jinja2.ext.do"],
     )
     env.filters.update(num=num, pct=pct, bps=bps, mult=mult, amount=amount, dur=dur, per=per,
-                       words=expr_words, listing=_listing)
+                       words=expr_words, listing=listing)
     env.globals.update(quantity=quantity, span_words=span_words, drivers=drivers,
                        instrument_words=instrument_words, position_words=position_words,
                        expr_flavour=_flavour, isinstance=isinstance, ir=ir,

@@ -19,25 +19,15 @@ from rebal.dsl.diagnostics import Sink, Span
 
 from . import ir
 from .division import OpenDivision, division_by_zero, one_sided_quotient, unbounded_quotient
+from .functions import BY_NAME, TABLE, Function, arity_text
 from .intervals import Iv
 from .ranges import expr_range
 from .units import DURATION, RATIO, Dim, all_unit_words, norm, unit_dim
 
 BOOL = Dim((("<bool>", 1),))
 
-#: Functions: name -> (argument count or None for 2+, description)
-FUNCTIONS: dict[str, str] = {
-    "abs": "abs(x)",
-    "min": "min(a, b, ...)",
-    "max": "max(a, b, ...)",
-    "clamp": "clamp(x, lo, hi)",
-    "sqrt": "sqrt(x)",
-    "realized_vol": "realized_vol(ASSET, WINDOW)",
-    "implied_vol": "implied_vol(INSTRUMENT)",
-    "spot": "spot(ASSET)",
-    "funding": "funding(INSTRUMENT)",
-    "weight": "weight(INSTRUMENT)",
-}
+#: The built-in functions: one table (`functions.py`); name -> signature, for messages.
+FUNCTIONS: dict[str, str] = {f.name: f.signature for f in TABLE}
 #: Names usable as values.
 REFS = ("delta", "gamma", "vega", "theta", "leverage", "drawdown", "equity", "price_age",
         "oracle_deviation")
@@ -334,52 +324,40 @@ def _symbol_arg(e: ast.Call, i: int, cx: ExprContext, kind: str) -> str | None:
 
 
 def _lower_call(e: ast.Call, cx: ExprContext, delta_unit: str | None) -> Typed | None:
-    fn = e.name
-    if fn not in FUNCTIONS:
-        close = difflib.get_close_matches(fn, list(FUNCTIONS), n=1, cutoff=0.5)
+    f = BY_NAME.get(e.name)
+    if f is None:
+        close = difflib.get_close_matches(e.name, list(FUNCTIONS), n=1, cutoff=0.5)
         cx.sink.emit(
             "E209",
-            f"`{fn}` is not a rebal function",
+            f"`{e.name}` is not a rebal function",
             e.name_span,
             f"did you mean `{close[0]}`?" if close else "functions are " + ", ".join(FUNCTIONS),
         )
         return None
     nargs = len(e.args)
-    if fn in ("realized_vol",):
-        if nargs != 2:
-            cx.sink.emit("E210", f"{FUNCTIONS[fn]} takes 2 arguments, not {nargs}", e.span)
-            return None
-        asset = _symbol_arg(e, 0, cx, "asset")
-        w = _value(e.args[1], cx, None)
-        if asset is None or w is None:
-            return None
-        if w.dim != DURATION or w.const is None or w.const <= 0:
-            cx.sink.emit("E301", "the window of realized_vol must be a positive duration",
-                         e.args[1].span, "e.g. realized_vol(ETH, 24h)")
-            return None
-        node = ir.Call.model_construct(fn="realized_vol", symbol=asset, window_s=w.const, unit="")
-        return Typed(node, RATIO)
-    if fn in ("implied_vol", "spot", "funding", "weight"):
-        if nargs != 1:
-            cx.sink.emit("E210", f"{FUNCTIONS[fn]} takes 1 argument, not {nargs}", e.span)
-            return None
-        kind = "asset" if fn == "spot" else "instrument"
-        sym = _symbol_arg(e, 0, cx, kind)
-        if sym is None:
-            return None
-        if fn == "spot":
-            return Typed(ir.Call.model_construct(fn="spot", symbol=sym, unit=cx.numeraire), Dim.of(cx.numeraire))
-        return Typed(ir.Call.model_construct(fn=fn, symbol=sym, unit=""), RATIO)  # type: ignore[arg-type]
+    if (f.arity is not None and nargs != f.arity) or (f.arity is None and nargs < 2):
+        cx.sink.emit("E210", f"{f.signature} takes {arity_text(f)}, not {nargs}", e.span,
+                     f"write {f.signature}")
+        return None
+    if f.is_market:
+        return _lower_market_call(e, f, cx)
     args = [_value(a, cx, delta_unit) for a in e.args]
     if any(a is None for a in args):
         return None
     targs = [a for a in args if a is not None]
-    want = {"abs": 1, "sqrt": 1, "clamp": 3}.get(fn)
-    if (want is not None and nargs != want) or (want is None and nargs < 2):
-        cx.sink.emit("E210", f"{FUNCTIONS[fn]} takes {want or '2 or more'} arguments, not {nargs}",
-                     e.span, f"write {FUNCTIONS[fn]}")
+    dim = _call_dim(e, f, targs, cx)
+    if dim is None:
         return None
-    if fn == "sqrt":
+    if f.fold is not None and all(a.const is not None for a in targs):
+        return _const(f.fold([a.const for a in targs if a.const is not None]), dim)
+    node = ir.Call.model_construct(fn=f.name, args=tuple(a.node for a in targs),
+                                   unit=_unit_str(dim))
+    return _carry(Typed(node, dim), *targs)
+
+
+def _call_dim(e: ast.Call, f: Function, targs: list[Typed], cx: ExprContext) -> Dim | None:
+    """The unit of a value function's result, or None after a diagnostic."""
+    if f.result == "sqrt":
         d = targs[0].dim.sqrt()
         if d is None:
             cx.sink.emit("E301", f"sqrt of {targs[0].dim.describe()} has no unit", e.span)
@@ -387,36 +365,45 @@ def _lower_call(e: ast.Call, cx: ExprContext, delta_unit: str | None) -> Typed |
         if targs[0].range.hi < 0:
             cx.sink.emit("E401", "sqrt of a value that is always negative", e.span)
             return None
-        dim = d
+        return d
+    dim = targs[0].dim
+    for a, src in zip(targs[1:], e.args[1:], strict=True):
+        if a.dim != dim:
+            _same_dim_error(cx, src.span, targs[0], a, f"mix in {f.name}()")
+            return None
+    if f.name == "clamp" and targs[1].range.lo > targs[2].range.hi:
+        cx.sink.emit(
+            "E403",
+            "clamp bounds are inverted: the lower bound is above the upper bound",
+            e.span,
+            "write clamp(x, lo, hi) with lo <= hi",
+        )
+        return None
+    return dim
+
+
+def _lower_market_call(e: ast.Call, f: Function, cx: ExprContext) -> Typed | None:
+    """A call naming market data: an asset or instrument (and, for windows, a duration)."""
+    kind = "instrument" if f.operands == "instrument" else "asset"
+    sym = _symbol_arg(e, 0, cx, kind)
+    window: Decimal | None = None
+    if f.operands == "asset_window":
+        w = _value(e.args[1], cx, None)
+        if sym is None or w is None:
+            return None
+        if w.dim != DURATION or w.const is None or w.const <= 0:
+            cx.sink.emit("E301", f"the window of {f.name} must be a positive duration",
+                         e.args[1].span, f"e.g. {f.name}(ETH, 24h)")
+            return None
+        window = w.const
+    if sym is None:
+        return None
+    if f.result == "numeraire":
+        dim, unit = Dim.of(cx.numeraire), cx.numeraire
     else:
-        dim = targs[0].dim
-        for a, src in zip(targs[1:], e.args[1:], strict=True):
-            if a.dim != dim:
-                _same_dim_error(cx, src.span, targs[0], a, f"mix in {fn}()")
-                return None
-        if fn == "clamp":
-            lo, hi = targs[1], targs[2]
-            if lo.range.lo > hi.range.hi:
-                cx.sink.emit(
-                    "E403",
-                    "clamp bounds are inverted: the lower bound is above the upper bound",
-                    e.span,
-                    "write clamp(x, lo, hi) with lo <= hi",
-                )
-                return None
-    if all(a.const is not None for a in targs):
-        vals = [a.const for a in targs if a.const is not None]
-        out: Decimal
-        if fn == "abs":
-            out = abs(vals[0])
-        elif fn == "sqrt":
-            out = vals[0].sqrt()
-        elif fn == "min":
-            out = min(vals)
-        elif fn == "max":
-            out = max(vals)
-        else:
-            out = min(max(vals[0], vals[1]), vals[2])
-        return _const(out, dim)
-    node = ir.Call.model_construct(fn=fn, args=tuple(a.node for a in targs), unit=_unit_str(dim))  # type: ignore[arg-type]
-    return _carry(Typed(node, dim), *targs)
+        dim, unit = RATIO, ""
+    if window is None:
+        node = ir.Call.model_construct(fn=f.name, symbol=sym, unit=unit)
+    else:
+        node = ir.Call.model_construct(fn=f.name, symbol=sym, window_s=window, unit=unit)
+    return Typed(node, dim)

@@ -19,7 +19,9 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .functions import NAMES as FUNCTION_NAMES
 
 #: 1.1: an option's strike names its own currency (`strike_currency`, apart from `settle`);
 #: ccxt venues carry `url_env` and `sandbox` and always name their account variable;
@@ -58,14 +60,19 @@ class Call(_Model):
     """A built-in function. Market functions name their asset or instrument in `symbol`."""
 
     kind: Literal["call"] = "call"
-    fn: Literal[
-        "abs", "min", "max", "clamp", "sqrt", "realized_vol", "implied_vol", "spot", "funding",
-        "weight",
-    ]
+    fn: str = Field(description="A built-in function (the table in `compiler/functions.py`).",
+                    json_schema_extra={"enum": list(FUNCTION_NAMES)})
     args: tuple[Expr, ...] = ()
     symbol: str | None = None
     window_s: Decimal | None = Field(default=None, description="realized_vol window, seconds.")
     unit: str
+
+    @field_validator("fn")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        if name not in FUNCTION_NAMES:
+            raise ValueError(f"unknown function {name!r}; functions are {', '.join(FUNCTION_NAMES)}")
+        return name
 
 
 class BinOp(_Model):

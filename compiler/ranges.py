@@ -7,7 +7,8 @@ spot is strictly positive, drawdown lies in [0, 1]. The result is a sound over-a
 from __future__ import annotations
 
 from . import ir
-from .intervals import NONNEG, POSITIVE, UNBOUNDED, Iv, iv_abs, iv_clamp, iv_max, iv_min, iv_sqrt
+from .functions import BY_NAME
+from .intervals import NONNEG, UNBOUNDED, Iv
 
 
 def expr_range(e: ir.Expr) -> Iv:
@@ -26,20 +27,5 @@ def expr_range(e: ir.Expr) -> Iv:
         a, b = expr_range(e.left), expr_range(e.right)
         return a + b if e.op == "+" else a - b if e.op == "-" else a * b if e.op == "*" else a / b
     if isinstance(e, ir.Call):
-        args = [expr_range(a) for a in e.args]
-        if e.fn == "abs" and args:
-            return iv_abs(args[0])
-        if e.fn == "sqrt" and args:
-            return iv_sqrt(args[0])
-        if e.fn == "min" and args:
-            return iv_min(args)
-        if e.fn == "max" and args:
-            return iv_max(args)
-        if e.fn == "clamp" and len(args) == 3:
-            return iv_clamp(args[0], args[1], args[2])
-        if e.fn in ("realized_vol", "implied_vol"):
-            return NONNEG
-        if e.fn == "spot":
-            return POSITIVE
-        return UNBOUNDED
+        return BY_NAME[e.fn].range([expr_range(a) for a in e.args])
     return Iv(0.0, 1.0)  # a condition

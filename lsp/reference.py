@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rebal.compiler.functions import TABLE as FUNCTION_TABLE
+
 REFERENCE_PAGE = "docs/language.md"
 
 
@@ -178,21 +180,10 @@ WORDS: dict[str, Entry] = {
          backends="`backends allowed sim, ccxt, ...`: backends a strategy may use."),
 }
 
-FUNCTIONS: dict[str, Entry] = _e(
-    "§3.2 Functions",
-    abs="`abs(x)`: the absolute value, same unit.",
-    min="`min(a, b, ...)`: the smallest of two or more values of one unit.",
-    max="`max(a, b, ...)`: the largest of two or more values of one unit.",
-    clamp="`clamp(x, lo, hi)`: x kept in [lo, hi]; its range is at most [lo, hi] (E403 when lo "
-          "can exceed hi).",
-    sqrt="`sqrt(x)`: the square root; the unit must have even powers.",
-    realized_vol="`realized_vol(ASSET, WINDOW)`: annualised realized volatility over a constant "
-                 "window, a ratio ≥ 0.",
-    implied_vol="`implied_vol(INSTRUMENT)`: an option's implied volatility, a ratio ≥ 0.",
-    spot="`spot(ASSET)`: the asset's price in the numeraire, > 0.",
-    funding="`funding(INSTRUMENT)`: a perp's funding rate, a ratio.",
-    weight="`weight(INSTRUMENT)`: the instrument's signed fraction of equity.",
-)
+#: The built-in functions' sentences come from the one table (`compiler/functions.py`).
+FUNCTIONS: dict[str, Entry] = {
+    f.name: Entry(f"`{f.signature}`: {f.doc}", "§3.2 Functions") for f in FUNCTION_TABLE
+}
 
 NAMES: dict[str, Entry] = _e(
     "§3.3 Names",

@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rebal.compiler import ir
+from rebal.compiler.functions import BY_NAME
 
 from .context import StepContext
 from .history import PriceHistory
@@ -195,27 +196,12 @@ class _Compiler:
                     return c.positions[:, i] * c.exposure_price[:, i] / c.equity
 
             return weight
+        make = BY_NAME[fn].vector
+        if make is None:
+            raise ValueError(f"the kernel has no source for the market function {fn!r}")
+        vector = make(np)
         args = [self._compile(a) for a in e.args]
-        if fn == "abs":
-            g = args[0]
-            return self._fold(lambda c: np.abs(g(c)), g)
-        if fn == "sqrt":
-            g = args[0]
-            return self._fold(lambda c: np.sqrt(np.maximum(g(c), 0.0)), g)
-        if fn in ("min", "max"):
-            red = np.minimum if fn == "min" else np.maximum
-
-            def reduce(c: StepContext) -> Value:
-                out = args[0](c)
-                for g in args[1:]:
-                    out = red(out, g(c))
-                return out
-
-            return self._fold(reduce, *args)
-        if fn == "clamp":
-            x, lo, hi = args
-            return self._fold(lambda c: np.minimum(np.maximum(x(c), lo(c)), hi(c)), *args)
-        raise ValueError(f"unknown function {fn!r}")
+        return self._fold(lambda c: vector(*(g(c) for g in args)), *args)
 
 
 def _greek_ref(name: str, cols: list[int], in_ccy: bool) -> Compiled:
