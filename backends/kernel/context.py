@@ -6,7 +6,8 @@ is computed once per step, and one no rule needs is never computed.
 
 Portfolio greeks (per asset column, over every position, the spec's book included):
 
-* ``delta_units``: sum of quantity x delta, in units of the underlying;
+* ``delta_units``: sum of quantity x delta, in units of the underlying, plus the coin held
+  in that asset because of coin-settled instruments (``coin_held``, :mod:`.coins`);
 * ``gamma_units``: sum of quantity x d2V/dS2; ``vega_units``: per 1.00 of vol;
   ``theta_units``: per year, all in the settle currency.
 
@@ -71,10 +72,16 @@ class MarketView:
 
 @dataclass(frozen=True, eq=False)
 class PortfolioView:
-    """Positions ``(B, I)`` in units of each instrument's underlying and equity ``(B,)``."""
+    """Positions ``(B, I)`` in units of each instrument's underlying and equity ``(B,)``.
+
+    ``coin`` ``(B, A)``: coin balances per asset column, in coins, where some instrument settles
+    in that coin (:mod:`.coins`): the simulator's coin accounts, a live venue's coin equity less
+    its coin options (``coins.coin_cash``); None: no coin balance (every other column 0).
+    """
 
     positions: FloatArray
     equity: FloatArray
+    coin: FloatArray | None = None
 
 
 def unit_exposure(marks: Marks) -> FloatArray:
@@ -136,7 +143,8 @@ class StepContext:
 
     def __init__(self, t_s: float, layout: Layout, market: MarketView,
                  portfolio: PortfolioView,
-                 marks: Marks, peak: EquityPeak | FloatArray, observed_t: float | None) -> None:
+                 marks: Marks, peak: EquityPeak | FloatArray, observed_t: float | None,
+                 coin_held: FloatArray | None = None) -> None:
         self.t_s = t_s
         self.layout = layout
         self.market = market
@@ -147,6 +155,7 @@ class StepContext:
             portfolio.positions.shape[0], start=peak)
         self.observed_t = observed_t
         self.batch = portfolio.positions.shape[0]
+        self.coin_held = coin_held  # (B, A) delta-carrying coin (coins.CoinOrigin), or None
         self._delta: dict[int, FloatArray] = {}
 
     @cached_property
@@ -176,6 +185,8 @@ class StepContext:
                 else:
                     acc += q[:, c] * delta[:, c]
             total = acc if acc is not None else np.zeros(self.batch)
+        if self.coin_held is not None:
+            total = total + self.coin_held[:, a]
         self._delta[a] = total
         return total
 

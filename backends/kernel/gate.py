@@ -11,7 +11,10 @@ the spec's ``risk`` block *after* the trade:
   delta in that asset, ``N`` the gross notional of perps and futures (``N_a`` on that asset)
   and ``m`` the venue's maintenance margin (0 when it states none), the move solves
   ``E + D S x = m (N + N_a x)``; a long at leverage L with m = 0 is liquidated by a fall of
-  1/L. Moves below -100% cannot happen and count as no liquidation;
+  1/L. Moves below -100% cannot happen and count as no liquidation. Coin-settled books
+  (:mod:`.coins`): ``D`` includes every coin balance (collateral too: all of it moves
+  equity), and an inverse contract's requirement
+  ``m |N|`` stays fixed in the numeraire as the price moves (its ``N_a`` term is 0);
 * ``max position I Q`` (Q in units, or in a currency at the underlying's spot);
 * ``max notional Q``: gross notional ``sum |q| S`` of the owned instruments;
 * ``max orders N per W``: children sent in the trailing window plus those now.
@@ -33,6 +36,7 @@ from numpy.typing import NDArray
 from rebal.compiler import ir
 from rebal.compiler.riskmath import liquidation_move
 
+from .coins import coin_after
 from .context import gross_exposure, gross_leverage, unit_exposure
 from .layout import PAR_CURRENCIES, Layout
 from .valuation import Marks
@@ -63,12 +67,16 @@ def maintenance_requirement(layout: Layout, positions: FloatArray, notional: Flo
 
 
 def liquidation_distance(layout: Layout, positions: FloatArray, marks: Marks, equity: FloatArray,
-                         margin: FloatArray | None = None) -> FloatArray:
+                         margin: FloatArray | None = None, coin: FloatArray | None = None
+                         ) -> FloatArray:
     """Smallest relative move of one underlying that reaches liquidation, ``(B,)`` (inf: none);
-    ``margin`` per instrument ``(I,)`` as the venue states it (None: the layout's)."""
+    ``margin`` per instrument ``(I,)`` as the venue states it (None: the layout's); ``coin``
+    the coin balances ``(B, A)`` of a coin-settled book (None: none)."""
     mm: Any = layout.costs.maintenance_margin
     notional = marks.notional
     d = (positions * marks.delta) @ layout.membership  # (B, A) units
+    if coin is not None:
+        d = d + coin
     dollar = d * marks.spot
     lin = np.where(layout.is_linear, np.abs(positions) * notional, 0.0)
     if margin is not None:  # per-instrument fractions: weigh each notional by its own
@@ -76,6 +84,8 @@ def liquidation_distance(layout: Layout, positions: FloatArray, marks: Marks, eq
         mm = 1.0
     n_a = lin @ layout.membership  # (B, A)
     n_tot = n_a.sum(axis=1)
+    if layout.is_inverse.any():  # a fixed numeraire notional: its margin does not move
+        n_a = np.where(layout.is_inverse, 0.0, lin) @ layout.membership
     cushion = equity - mm * n_tot  # (B,)
     den = dollar - mm * n_a
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -143,9 +153,10 @@ class Gate:
 
     def check(self, positions: FloatArray, orders: FloatArray, marks: Marks, equity: FloatArray,
               est_cost: FloatArray, recent_orders: FloatArray | None,
-              new_orders: FloatArray | None = None, margin: FloatArray | None = None
-              ) -> NDArray[np.int16]:
-        """Refusal code per path (0: allowed) for sending ``orders`` now."""
+              new_orders: FloatArray | None = None, margin: FloatArray | None = None,
+              coin: FloatArray | None = None) -> NDArray[np.int16]:
+        """Refusal code per path (0: allowed) for sending ``orders`` now; ``coin`` is the
+        coin balances ``(B, A)`` of a coin-settled book (:mod:`.coins`)."""
         code = np.zeros(positions.shape[0], dtype=np.int16)
         has = (orders != 0.0).any(axis=1)
         if not has.any():
@@ -167,8 +178,11 @@ class Gate:
             refuse("max leverage",
                    (lev_post > self.max_leverage + _TOL) & ~(lev_post <= lev_pre + _TOL))
         if self.buffer is not None:
-            d_pre = liquidation_distance(self.layout, positions, marks, equity, margin)
-            d_post = liquidation_distance(self.layout, post, marks, eq_post, margin)
+            coin_post = None if coin is None else coin_after(
+                self.layout.settle_asset, self.layout.is_option, coin, orders, marks.price,
+                marks.spot)
+            d_pre = liquidation_distance(self.layout, positions, marks, equity, margin, coin)
+            d_post = liquidation_distance(self.layout, post, marks, eq_post, margin, coin_post)
             refuse("liquidation buffer", (d_post < self.buffer - _TOL) & ~(d_post >= d_pre - _TOL))
         for p in self.positions:
             lim: Any = p.value if p.in_units else (

@@ -13,6 +13,8 @@ Conventions fixed here:
 * USD, USDT and USDC are *par currencies*: worth 1 in the numeraire, no price, no delta.
 * One unit of any instrument is one unit of its underlying; its *notional* is the
   underlying's spot (for options too).
+* A perp, future or option whose ``settle`` is its underlying coin is *coin-settled*
+  (:attr:`Layout.settle_asset`); the model of those is :mod:`.coins`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rebal.compiler import ir
+
+from .coins import settle_columns
 
 __all__ = [
     "PAR_CURRENCIES",
@@ -103,9 +107,17 @@ class Layout:
     fut_cols: IntArray
     fut_expiry_s: FloatArray
     members: tuple[tuple[tuple[int, bool], ...], ...]  # per asset: (column, delta is always 1)
+    settle_asset: IntArray  # (I,) asset column of the coin it settles in, -1: the numeraire
+    is_inverse: BoolArray  # coin-settled perps and futures: a fixed notional in the numeraire
+    coin_assets: IntArray  # asset columns some instrument settles in (coin balances)
     capital: float  # in the numeraire (0 when the spec names none)
     epoch_s: float  # unix time of t_s == 0
     costs: VenueCosts
+
+    @property
+    def has_coin(self) -> bool:
+        """Whether some instrument settles in a coin (:mod:`.coins`)."""
+        return bool(self.coin_assets.size)
 
     @property
     def n_assets(self) -> int:
@@ -265,6 +277,7 @@ def build_layout(strategy: ir.Strategy, venue: ir.Venue | None = None, *,
     if venue is not None and isinstance(venue.config, ir.SimConfig):
         spot0 = {a.asset: float(a.spot) for a in venue.config.assets}
     underlying_names = [i.underlying for i in strategy.instruments]
+    settle_asset = settle_columns(tuple(strategy.instruments), assets)
     return Layout(
         numeraire=strategy.numeraire,
         assets=assets,
@@ -289,6 +302,9 @@ def build_layout(strategy: ir.Strategy, venue: ir.Venue | None = None, *,
             tuple((int(i), kinds[i] in ("spot", "perp", "cash")) for i in range(n)
                   if underlying[i] == a)
             for a in range(len(assets))),
+        settle_asset=settle_asset,
+        is_inverse=is_linear & (settle_asset >= 0),
+        coin_assets=np.unique(settle_asset[settle_asset >= 0]).astype(np.intp),
         capital=_to_numeraire(strategy.capital, assets, spot0),
         epoch_s=epoch,
         costs=_venue_costs(strategy, venue, names, underlying_names, assets),

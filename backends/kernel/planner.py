@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 
 from rebal.compiler import ir
 
+from .coins import CoinOrigin
 from .context import EquityPeak, MarketView, PortfolioView, StepContext
 from .costs import CostRules
 from .evaluator import Needs, as_mask, compile_expr
@@ -183,6 +184,7 @@ class Kernel:
         self.order_book = OrderBook(self.hedge_cols, batch, splits, drop_dust=dust, step_s=step_s)
         self.splits = splits
         self.equity_peak = EquityPeak(batch)
+        self.coin_origin = CoinOrigin(batch, layout.n_assets) if layout.has_coin else None
         self.track_peak = needs.drawdown
         self.halted = np.zeros(batch, dtype=bool)
         self.stopped = np.zeros(batch, dtype=bool)
@@ -268,8 +270,11 @@ class Kernel:
             marks = self.mark(t_s, market)
         if self.track_peak:
             self.equity_peak.update(portfolio.equity)
+        coin_held = None if self.coin_origin is None else self.coin_origin.held(
+            self.layout.settle_asset, self.layout.is_option, portfolio.coin,
+            portfolio.positions, marks.price, marks.spot)
         ctx = StepContext(t_s, self.layout, market, portfolio, marks, self.equity_peak,
-                          self.history.last_t)
+                          self.history.last_t, coin_held)
         b = self.batch
         if self.halts:
             for cond in self.halts:
@@ -340,7 +345,7 @@ class Kernel:
             code = self.gate.check(portfolio.positions, full, ctx.marks, portfolio.equity, est,
                                    recent,
                                    None if kids is None else kids.sum(axis=1),
-                                   ctx.market.maintenance_margin)
+                                   ctx.market.maintenance_margin, portfolio.coin)
             refused = np.where(code != 0, code, refused).astype(np.int16)
             stop |= code != 0
         child = full[:, self.hedge_cols]

@@ -61,6 +61,7 @@ class KernelState:
     last_spot: list[float] | None = None  # per asset, the newest observation
     returns: list[list[float]] = field(default_factory=list)  # per realized-vol window: r^2
     return_sums: list[float] = field(default_factory=list)  # their running sums
+    coin_origin: list[float] | None = None  # per asset: collateral coin (coins.CoinOrigin)
 
 
 @dataclass
@@ -145,6 +146,9 @@ def save_state(kernel: Kernel) -> dict[str, Any]:
             row.last_spot = [float(x) for x in np.asarray(spot)[r]]
         row.returns = [[float(x) for x in w["r2"][r]] for w in windows]
         row.return_sums = [float(w["sum"][r]) for w in windows]
+        origin = kernel.coin_origin
+        if origin is not None and origin.known[r]:
+            row.coin_origin = [float(x) for x in origin.origin[r]]
     return {"state_version": STATE_VERSION, "layout": _signature(kernel), "batch": b,
             "clock": asdict(clock), "rows": [asdict(r) for r in rows]}
 
@@ -210,4 +214,9 @@ def _restore(kernel: Kernel, clock: SharedClock, rows: list[KernelState]) -> Non
     if rows and rows[0].last_spot is not None:
         spot = np.asfortranarray([r.last_spot for r in rows], dtype=np.float64)
     kernel.history.set_last(_rel(clock.observed_t, epoch, None), spot)
+    if kernel.coin_origin is not None:
+        for r, row in enumerate(rows):
+            kernel.coin_origin.known[r] = row.coin_origin is not None
+            if row.coin_origin is not None:
+                kernel.coin_origin.origin[r] = row.coin_origin
     kernel.refresh_blocked()

@@ -6,7 +6,9 @@ hedge instrument ``j``.
 
 Measures, in the target's unit:
 
-* ``delta A``: sum of quantity x delta over instruments on A (units, or x spot in a currency);
+* ``delta A``: sum of quantity x delta over instruments on A, plus the coin held in A
+  (units, or x spot in a currency); one more coin-settled option moves it by its
+  premium-adjusted delta ``Delta - V / S`` (``coins.py``);
 * ``gamma|vega|theta A``: the portfolio greek in the language's conventions (Gamma S^2/100,
   per vol point, per day);
 * ``weights``: one row per leg, ``q p / equity`` (p = notional for perps/futures, else price);
@@ -34,6 +36,7 @@ from numpy.typing import NDArray
 from rebal.compiler import ir
 
 from .bands import BandFn, compile_band
+from .coins import premium_adjusted_delta
 from .context import StepContext
 from .evaluator import Needs, is_currency
 from .history import PriceHistory
@@ -241,12 +244,18 @@ class _Builder:
                         row.sens.append((j, _const_fn(1.0), 1.0))
                     elif static:
                         row.sens.append((j, lambda c, a=a: c.spot[:, a], None))
+                    elif lay.is_option[i] and lay.settle_asset[i] == a:
+                        # a coin-settled option's premium leaves the coin balance: Delta - V/S
+                        row.sens.append((j, lambda c, i=i, a=a, ccy=ccy: premium_adjusted_delta(
+                            c.marks.delta[:, i], c.marks.price[:, i], c.spot[:, a]) * (
+                            c.spot[:, a] if ccy else 1.0), None))
                     else:
                         row.sens.append((j, lambda c, i=i, a=a, ccy=ccy: c.marks.delta[:, i] * (
                             c.spot[:, a] if ccy else 1.0), None))
             elif row.kind == "cash_weight":
                 for j, i in enumerate(self.hedge):
-                    if lay.carries_value[i] and not lay.is_par_cash[i]:
+                    if lay.carries_value[i] and not lay.is_par_cash[i] \
+                            and lay.settle_asset[i] < 0:  # coin premiums leave the coin
                         row.sens.append((j, lambda c, i=i: -c.marks.price[:, i] / c.equity, None))
             elif row.kind == "greek":
                 g, conv = row.greek, row.convert

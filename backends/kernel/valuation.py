@@ -1,7 +1,8 @@
 """Mark prices and per-unit greeks of every instrument, once per step, across the batch.
 
 Spot, perps and non-par cash have delta 1 and are priced at the underlying's spot; a future at
-``S e^{r tau}`` with delta ``e^{r tau}``; a par-currency cash instrument at 1 with delta 0;
+``S e^{r tau}`` with delta ``e^{r tau}`` (an inverse, coin-settled future: delta 1, since its
+units are ``N / F`` and its coin P&L is worth ``N (S / F_0 - S / F)``: see ``coins.py``); a par-currency cash instrument at 1 with delta 0;
 options with Black–Scholes at the market's (model's) current vol. Option greeks are per unit
 of underlying: ``gamma`` d2V/dS2, ``vega`` per 1.00 of vol, ``theta`` per year.
 
@@ -142,6 +143,8 @@ class Valuer:
         self._unit_delta_cols = [int(c) for c in np.flatnonzero(base == 1.0)
                                  if not lay.is_option[c]]
         self._delta_cache: FloatArray | None = None
+        self._fut_inverse = lay.is_inverse[lay.fut_cols]  # inverse futures: delta 1
+        self._any_fut_inverse = bool(self._fut_inverse.any())
         # mark_ahead's results by time: written on the helper thread, taken on the caller's.
         self._ahead: dict[float, tuple[Any, ...]] = {}
         self._ahead_slot = 0
@@ -354,7 +357,8 @@ class Valuer:
                 tau = np.maximum(lay.fut_expiry_s - t_s, 0.0) / SECONDS_PER_YEAR
                 growth = np.exp(self._r * tau)
                 price[:, lay.fut_cols] *= growth
-                delta[:, lay.fut_cols] = growth
+                delta[:, lay.fut_cols] = (np.where(self._fut_inverse, 1.0, growth)
+                                          if self._any_fut_inverse else growth)
         return Marks(t_s, spot, vol, price, delta, gamma, vega, theta, lay)
 
     def _mark_options(self, t_s: float, spot: FloatArray, vol: FloatArray, price: FloatArray,

@@ -8,6 +8,12 @@ arrays and decides what a position *is* for the strategy:
 * a ``book`` instrument the venue does not list: the spec's ``book`` (it is held elsewhere);
 * the par-cash instrument (USDC in a vault): its balance.
 
+Coin-settled instruments (``kernel/coins.py``): the coin balance given to the kernel is the
+venue's equity in each settle coin (ccxt's ``total``, Deribit's ``equity``: balance,
+unrealised P&L and the value of its options) less the coin value of the coin-settled options
+held (positions of their own, at the venue's mark), so the kernel sees what the simulator's
+coin account holds, and counts its change since the first decision as delta.
+
 Venue facts (taker fee, amount step, maintenance margin, gas) are passed as the venue states
 them, so the kernel's ``max fee``, ``max gas`` and ``max gas cost`` read today's numbers.
 
@@ -24,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rebal.backends.kernel.coins import coin_cash
 from rebal.backends.kernel.context import MarketView, PortfolioView
 from rebal.backends.kernel.layout import Layout
 from rebal.compiler import ir
@@ -109,7 +116,22 @@ def portfolio_view(layout: Layout, strategy: ir.Strategy, snap: Snapshot,
             pos[0, i] = float(snap.positions.get(name, 0.0))
         else:
             pos[0, i] = float(layout.book[i])
-    return PortfolioView(positions=pos, equity=np.array([float(snap.equity)]))
+    return PortfolioView(positions=pos, equity=np.array([float(snap.equity)]),
+                         coin=_coin_balances(layout, snap, pos) if layout.has_coin else None)
+
+
+def _coin_balances(layout: Layout, snap: Snapshot, pos: np.ndarray) -> np.ndarray:
+    """Coin balances ``(1, A)`` in coins: the venue's coin equity less its coin options."""
+    spot = np.ones((1, layout.n_assets))
+    equity = np.zeros((1, layout.n_assets))
+    for a in layout.coin_assets:
+        asset = layout.assets[int(a)]
+        spot[0, a] = spot_of(layout, snap, asset)
+        equity[0, a] = float(snap.balances.get(asset, 0.0))
+    price = np.zeros((1, layout.n_instruments))
+    for i, name in enumerate(layout.instruments):
+        price[0, i] = float(snap.mark.get(name, snap.mid.get(name, 0.0)))
+    return coin_cash(layout.settle_asset, layout.is_option, equity, pos, price, spot)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,14 @@ Conventions (all amounts in the strategy's numeraire; USD, USDT and USDC at par)
   kernel's one cost model, ``kernel/costmodel.py``). A limit
   (from ``max slippage``) caps ``s``: the order fills only up to the size whose slippage stays
   within the limit (an IOC order). Gas is one transaction per path and step that trades.
+* Coin-settled instruments (``settle ETH`` on an ETH perp, future or option; the model is
+  ``kernel/coins.py``): the account holds a balance in each settle coin, worth ``coin x S``
+  in equity. An inverse perp or future holds a fixed numeraire notional ``N`` (a trade of
+  ``q`` units at the mark adds ``q x mark``); its position shown to the kernel is ``N / P``
+  and its variation margin ``N (1 / P_prev - 1 / P)`` is paid in the coin, as is its funding
+  (``rate x dt x q`` coins). A coin-settled option's premium (``q V / S`` coins), its
+  settlement at expiry and the fees and slippage of every coin-settled trade are paid in the
+  coin; a coin-settled book option's premium starts in the coin balance.
 * Liquidation: when equity falls to ``maintenance margin x gross notional`` of perps and
   futures (``kernel.gate.maintenance_requirement``, the gate's formula) (to 0 with no maintenance margin), all perps and futures are closed at the
   liquidation price, i.e. equity is set to that threshold (a gap beyond it is not charged),
@@ -35,6 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rebal.backends.kernel import SECONDS_PER_YEAR, Decision, Fills, Layout, Marks
+from rebal.backends.kernel.coins import inverse_qty, variation_margin
 from rebal.backends.kernel.costmodel import impact_per_unit
 from rebal.backends.kernel.gate import maintenance_requirement
 from rebal.backends.kernel.layout import weighted_sum
@@ -81,6 +90,27 @@ class Accounts:
         self._tmp = np.empty(paths)
         self._equity = np.empty(paths)
         self._fee_buf = np.empty(paths)
+        self._settle = [int(a) for a in layout.settle_asset]
+        self._has_coin = layout.has_coin
+        self.coin: FloatArray | None = None  # (B, A) coin balances, in coins
+        self.notional: dict[int, FloatArray] = {}  # inverse columns: numeraire notional N
+        if self._has_coin:
+            self._open_coin(marks0)
+
+    def _open_coin(self, marks0: Marks) -> None:
+        """Coin accounts at t0: a coin-settled book option's premium is coin, an inverse
+        book position a notional at the first mark."""
+        lay = self.layout
+        self.coin = np.zeros((self.paths, lay.n_assets))
+        spot = marks0.spot
+        for c in np.flatnonzero(lay.settle_asset >= 0):
+            a, q0 = self._settle[c], float(lay.book[c])
+            if lay.is_inverse[c]:
+                self.notional[int(c)] = q0 * marks0.price[:, c]
+            elif lay.is_option[c] and q0 != 0.0:
+                value = q0 * marks0.price[:, c]
+                self.cash = self.cash + value  # the engine took it from cash
+                self.coin[:, a] -= value / spot[:, a]
 
     # ------------------------------------------------------------------ between steps
 
@@ -94,6 +124,13 @@ class Accounts:
         cash, q, price, tmp = self.cash, self.positions, marks.price, self._tmp
         for j, c in enumerate(self._lin):
             p = price[:, c]
+            if c in self.notional:  # inverse: coin margin, and the units move with the price
+                n = self.notional[c]
+                assert self.coin is not None
+                self.coin[:, self._settle[c]] += variation_margin(n, self._lin_price[j], p)
+                q[:, c] = inverse_qty(n, p)
+                self._lin_price[j] = p
+                continue
             np.subtract(p, self._lin_price[j], out=tmp)
             tmp *= q[:, c]
             cash += tmp
@@ -102,7 +139,11 @@ class Accounts:
             for c, a, rate in self._funded:
                 paid = q[:, c] * marks.spot[:, a]
                 paid *= rate * dt_y
-                cash -= paid
+                if c in self.notional:  # paid in the coin, on q units
+                    assert self.coin is not None
+                    self.coin[:, a] -= q[:, c] * (rate * dt_y)
+                else:
+                    cash -= paid
                 self.funding += paid
 
     def settle_expiries(self, t_s: float, marks: Marks) -> None:
@@ -116,12 +157,18 @@ class Accounts:
             s = marks.spot[:, a]
             w = 1.0 if lay.opt_call[k] else -1.0
             payoff = np.maximum(w * (s - lay.opt_strike[k]), 0.0)
-            self.cash += self.positions[:, col] * payoff
+            if self._settle[col] >= 0:  # settled in the coin at the index
+                assert self.coin is not None
+                self.coin[:, a] += self.positions[:, col] * payoff / s
+            else:
+                self.cash += self.positions[:, col] * payoff
             self.positions[:, col] = 0.0
             self._settled_opt[k] = True
         due_f = (lay.fut_expiry_s <= t_s + 1e-6) & ~self._settled_fut
         for k in np.flatnonzero(due_f):
             self.positions[:, lay.fut_cols[k]] = 0.0  # variation margin already settled it
+            if int(lay.fut_cols[k]) in self.notional:
+                self.notional[int(lay.fut_cols[k])][:] = 0.0
             self._settled_fut[k] = True
         left = np.concatenate([lay.opt_expiry_s[~self._settled_opt],
                                lay.fut_expiry_s[~self._settled_fut]])
@@ -132,6 +179,9 @@ class Accounts:
         next call."""
         out = weighted_sum(self.positions, marks.price, self._value_list, self._equity, self._tmp)
         out += self.cash
+        if self.coin is not None:
+            for a in self.layout.coin_assets:
+                out += self.coin[:, a] * marks.spot[:, a]
         return out
 
     def liquidate(self, marks: Marks, equity: FloatArray) -> BoolArray | None:
@@ -160,6 +210,8 @@ class Accounts:
         equity[hit] = threshold[hit]
         for c in self._lin:
             self.positions[hit, c] = 0.0
+            if c in self.notional:
+                self.notional[c][hit] = 0.0
         self.liquidated |= hit
         return hit
 
@@ -172,6 +224,7 @@ class Accounts:
         q_all = dec.hedge_orders
         limits = dec.limit_price
         filled = np.empty_like(q_all)
+        coin_cost: Any = 0.0  # numeraire value of the costs paid in coin
         fee_cost: Any = 0.0
         slip_cost: Any = 0.0
         any_fill: Any = False
@@ -207,7 +260,10 @@ class Accounts:
                     fee_cost += traded * self._fee
             if impact or c.slippage:
                 slip_cost = slip_cost + traded * slip
-            if self._carries[col]:
+            a_coin = self._settle[col]
+            if a_coin >= 0:  # coin-settled: premium, notional and costs in the coin
+                coin_cost = self._coin_leg(col, a_coin, q, p, traded, slip, marks, coin_cost)
+            elif self._carries[col]:
                 np.multiply(q, p, out=self._tmp)
                 self.cash -= self._tmp
             self.positions[:, col] += q
@@ -228,8 +284,25 @@ class Accounts:
             self.slippage += slip_cost
         if isinstance(cost, float):
             cost = np.zeros(self.paths)
-        else:
+        elif isinstance(coin_cost, float):
             self.cash -= cost
+        else:
+            self.cash -= cost - coin_cost
         if isinstance(any_fill, bool):
             any_fill = np.zeros(self.paths, dtype=bool)
         return Fills(qty=filled, cost=cost, filled=any_fill)
+
+    def _coin_leg(self, col: int, a: int, q: FloatArray, p: FloatArray, traded: FloatArray,
+                  slip: Any, marks: Marks, coin_cost: Any) -> Any:
+        """Book a coin-settled fill of ``q`` at mark ``p``: an option's premium or an inverse
+        contract's notional, and the leg's fee and slippage in the coin; returns the running
+        numeraire value of coin-paid costs."""
+        assert self.coin is not None
+        s = marks.spot[:, a]
+        if col in self.notional:
+            self.notional[col] += q * p
+        elif self._carries[col]:
+            self.coin[:, a] -= q * p / s
+        leg = traded * (self._fee + slip)
+        self.coin[:, a] -= leg / s
+        return leg if isinstance(coin_cost, float) else coin_cost + leg

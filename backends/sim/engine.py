@@ -284,7 +284,7 @@ def _run(strategy: ir.Strategy, venue: ir.Venue, kernel: Kernel, feed: MarketFee
             newly = acc.liquidate(marks, equity)
             if newly is not None:
                 kernel.stop(newly)
-        dec = kernel.decide(t, market, PortfolioView(acc.positions, equity), marks)
+        dec = kernel.decide(t, market, PortfolioView(acc.positions, equity, acc.coin), marks)
         if k < n_steps:
             if dec.any_orders:
                 gas = gas_eth * spot[:, gas_asset] if gas_eth else 0.0
