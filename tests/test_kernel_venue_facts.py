@@ -130,9 +130,11 @@ def test_maintenance_margin_per_instrument_from_the_view() -> None:
     req = maintenance_requirement(k.layout, q, marks.notional, mm)
     assert req[0] == pytest.approx(0.05 * 10 * 3000.0)
     assert maintenance_requirement(k.layout, q, marks.notional)[0] == 0.0  # none stated
-    # a 10 ETH long perp on 6000 of equity: E + 30000 x = 0.05 * 30000 (1 + x) -> x = -0.1579
+    # a 10 ETH long of the spec's inverse perp (settle ETH: 30000 USD of contracts) on 6000 of
+    # equity: its margin 0.05 x 30000 is fixed in USD, E + 30000 x = 1500 -> x = -0.15
+    # (a linear perp's margin would move with the price: 4500 / 28500)
     dist = liquidation_distance(k.layout, q, marks, np.array([6000.0]), mm)
-    assert dist[0] == pytest.approx(4500.0 / 28500.0)
+    assert dist[0] == pytest.approx(4500.0 / 30000.0)
     assert liquidation_distance(k.layout, q, marks, np.array([6000.0]))[0] == pytest.approx(0.2)
 
 
