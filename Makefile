@@ -16,7 +16,7 @@ JOBS   ?= 2
 ANVIL  := node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
 
-.PHONY: all venv setup demo demo-keeper test bench lint typecheck clean help
+.PHONY: all venv setup demo demo-keeper demo-solver test bench lint typecheck clean help
 
 all: test
 
@@ -24,6 +24,7 @@ help:
 	@echo "make setup   create .venv and install rebal editable with [all,dev]"
 	@echo "make demo    setup, then check, explain and simulate the example specs, and run"
 	@echo "             the keeper example on a local chain (make demo-keeper: that part only)"
+	@echo "             and the intents example through a local order book (make demo-solver)"
 	@echo "make test    setup, then run the whole test suite (pytest -n $(JOBS))"
 	@echo "make bench   setup, then run every benchmarks/bench_*.py"
 	@echo "make lint    setup, then ruff check and mypy --strict on dsl, compiler and the kernel"
@@ -49,6 +50,7 @@ demo: $(STAMP)
 	$(BIN)/rebal simulate $(SPEC) --venue paper --paths 2000
 	BIN=$(BIN) bash scripts/demo-live.sh
 	$(MAKE) --no-print-directory demo-keeper
+	$(MAKE) --no-print-directory demo-solver
 
 # The keeper part of the demo: anvil on a free port, the weights vault and its guard deployed
 # with a rehearsal market, the oracle (and pool) moved, one `rebal run --once`, anvil stopped.
@@ -64,6 +66,11 @@ demo-keeper: $(STAMP)
 	$(BIN)/rebal keeper price $(KEEPER_SPEC) --venue mainnet ETH 4000 --state $$state; \
 	$(BIN)/rebal run $(KEEPER_SPEC) --venue mainnet --once --state $$state; \
 	$(BIN)/rebal status $(KEEPER_SPEC) --venue mainnet --state $$state
+
+# The solver part: eth_cppi_vault's intents venue on anvil through the local order book and
+# solver (scripts/demo-solver.sh: deploy --local, emulate solver, price, plan, apply, status).
+demo-solver: $(STAMP)
+	BIN=$(BIN) ANVIL=$(ANVIL) bash scripts/demo-solver.sh
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(JOBS)

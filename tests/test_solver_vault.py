@@ -1,10 +1,12 @@
 """EIP-1271 intents of a guarded vault on anvil: the vault validates an order only inside the
-spec's envelope (the guard generated from the spec), whoever signed it; an in-envelope intent
-goes through the order book and the solver end to end."""
+spec's envelope (the guard generated from the spec), whoever signed it, and only once the
+keeper placed it (the guard meters intents like swaps: cooldown, split period, `max orders
+per`); an in-envelope intent goes through the order book and the solver end to end."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,9 +14,10 @@ from typing import Any
 import pytest
 
 from rebal.backends.chain.anvil import DEV_KEYS
+from rebal.backends.chain.client import increase_time
 from rebal.backends.chain.deploy import at, call_data
-from rebal.backends.chain.local import mint
-from rebal.backends.chain.tx import Sender
+from rebal.backends.chain.local import mint, set_oracle_price
+from rebal.backends.chain.tx import Sender, SendError
 from rebal.backends.chain.vault import deploy_guarded_vault
 from rebal.backends.live.adapter import OrderRequest, Rejected
 from rebal.backends.solver import gpv2
@@ -26,7 +29,7 @@ from rebal.backends.solver.local import LocalSolver, deploy_settlement
 from rebal.backends.solver.orderbook import OrderBook
 from rebal.backends.solver.signing import Signer, sign_order
 from rebal.compiler import ir
-from rebal.compiler.api import check_source
+from rebal.compiler.api import check_source, compile_text
 
 SPEC = Path(__file__).resolve().parent.parent / "specs" / "eth_cppi_vault.rebal"
 KEEPER_KEY = DEV_KEYS[3]
@@ -78,6 +81,12 @@ def _strategy() -> ir.Strategy:
 
 @pytest.fixture
 def env(_strategy: ir.Strategy, chain: Any) -> Iterator[Env]:
+    with _env(_strategy, chain) as e:
+        yield e
+
+
+@contextmanager
+def _env(_strategy: ir.Strategy, chain: Any) -> Iterator[Env]:
     w3, m, owner = chain.w3, chain.market, chain.deployer
     keeper = Signer.from_env("K", {"K": KEEPER_KEY})
     tokens = {"WETH": m.tokens["WETH"], "USDC": m.tokens["USDC"]}
@@ -106,7 +115,7 @@ def env(_strategy: ir.Strategy, chain: Any) -> Iterator[Env]:
 
 
 def test_an_in_envelope_intent_of_the_vault_settles_end_to_end(env: Env) -> None:
-    assert env.check(env.buy()) == env.vault.address
+    assert "Vault: intent not placed" in env.check(env.buy())  # in the envelope, not placed
     st = env.adapter.submit(OrderRequest("rb-v-1-0-0", "WETH", 10.0, limit_price=3015.0))
     assert st.state == "open"
     assert env.adapter.intent(OrderRequest("rb-v-1-0-0", "WETH", 10.0, limit_price=3015.0)
@@ -142,11 +151,81 @@ def test_the_wrong_direction_and_a_foreign_signer_are_refused(env: Env) -> None:
     assert "not signed by the keeper" in env.check(env.buy(), other)
 
 
-def test_the_order_book_refuses_an_out_of_envelope_intent(env: Env) -> None:
+def test_the_vault_refuses_to_place_an_out_of_envelope_intent(env: Env) -> None:
     with pytest.raises(Rejected) as refused:
         env.adapter.submit(OrderRequest("rb-v-2-0-0", "WETH", 10.0, limit_price=3200.0))
-    assert refused.value.code == "InvalidSignature"
+    assert "Guard: slippage" in str(refused.value)
     assert env.book.orders == {}
+
+
+def test_the_order_book_refuses_an_intent_the_keeper_did_not_place(env: Env) -> None:
+    """A keeper signature alone (an order posted past the vault) is not a valid intent."""
+    from rebal.backends.solver import api
+
+    intent = env.adapter.intent(OrderRequest("rb-v-4-0-0", "WETH", 10.0, limit_price=3015.0))
+    assert intent.signed_order is not None
+    with pytest.raises(Rejected) as refused:
+        env.adapter.book.post_order(api.order_creation(intent.signed_order,
+                                                       intent.app_data_doc))
+    assert refused.value.code == "InvalidSignature" and env.book.orders == {}
+
+
+def _place(env: Env, order: gpv2.Order, sender: Sender) -> str:
+    try:
+        sender.transact(env.vault.address, call_data(env.vault, "place_intent", order.as_tuple()))
+    except SendError as exc:
+        return exc.reason or str(exc)
+    return ""
+
+
+def test_only_the_keeper_places_and_an_intent_is_placed_once(env: Env) -> None:
+    order = env.buy()
+    outsider = Sender(env.chain.w3, DEV_KEYS[4])
+    assert _place(env, order, outsider) == "Vault: only the keeper"
+    keeper = Sender(env.chain.w3, KEEPER_KEY)
+    assert _place(env, order, keeper) == ""
+    assert env.check(order) == env.vault.address  # placed and in the envelope: valid
+    assert _place(env, order, keeper) == "Vault: intent placed twice"
+
+
+def test_intents_are_metered_like_swaps_split_period_then_cooldown(env: Env) -> None:
+    """Every placed intent counts on chain: a second one right after the first is refused
+    (`split 100 ETH every 10m`), a split child 10 minutes later passes, a new rebalance
+    within `cooldown 1h` is refused; settled or not, the keeper cannot trade faster."""
+    def buy(cid: str) -> OrderRequest:
+        return OrderRequest(cid, "WETH", 10.0, limit_price=3015.0)
+
+    assert env.adapter.submit(buy("rb-m-1-0-0")).state == "open"
+    assert len(env.solver.step()) == 1
+    with pytest.raises(Rejected) as early:
+        env.adapter.submit(buy("rb-m-1-0-1"))
+    assert "Guard: split period" in str(early.value)
+    increase_time(env.chain.w3, 601)
+    set_oracle_price(env.chain.deployer, env.chain.market.oracles["ETH"], 3000)
+    assert env.adapter.submit(buy("rb-m-1-0-1")).state == "open"  # the next split child
+    increase_time(env.chain.w3, 1600)  # the split episode is over, the cooldown is not
+    set_oracle_price(env.chain.deployer, env.chain.market.oracles["ETH"], 3000)
+    with pytest.raises(Rejected) as cooling:
+        env.adapter.submit(buy("rb-m-2-0-0"))
+    assert "Guard: cooldown" in str(cooling.value)
+    guard = at(env.chain.w3, "Vault", env.vault.address).functions.guard().call()
+    events = env.chain.w3.eth.get_logs({"address": guard, "fromBlock": 0})
+    assert len(events) == 2  # two IntentPlaced: the refused ones left no trace
+
+
+def test_max_orders_per_window_counts_intents(_strategy: ir.Strategy, chain: Any) -> None:
+    text = SPEC.read_text(encoding="utf-8").replace(
+        "halt when price_age > 1h", "halt when price_age > 1h\n    max orders 1 per 1d")
+    strategy, diags = compile_text(text, str(SPEC))
+    assert strategy is not None, diags
+    with _env(strategy, chain) as env:
+        assert env.adapter.submit(OrderRequest("rb-o-1-0-0", "WETH", 10.0, 3015.0)
+                                  ).state == "open"
+        increase_time(chain.w3, 3700)  # past the cooldown, within the day
+        set_oracle_price(chain.deployer, chain.market.oracles["ETH"], 3000)
+        with pytest.raises(Rejected) as refused:
+            env.adapter.submit(OrderRequest("rb-o-2-0-0", "WETH", 10.0, 3015.0))
+        assert "Guard: max_orders" in str(refused.value)
 
 
 def test_a_vault_intent_is_cancelled_on_chain_and_never_settles(env: Env) -> None:
@@ -164,11 +243,9 @@ def test_eth_cppi_vault_intents_venue_runs_a_live_step_through_book_and_solver(
     from rebal.backends.live.execution import RetryPolicy
     from rebal.backends.live.opening import open_session
 
-    # Solvers pay the gas of an intent. The live layer's market view does not pass the
-    # snapshot's gas facts to the kernel yet, which then refuses under `max gas`; the gas
-    # limits are set aside here (the guard deployed from the full spec is unchanged).
-    costs = _strategy.costs.model_copy(update={"max_gas_gwei": None, "max_gas_cost": None})
-    strategy = _strategy.model_copy(update={"costs": costs, "venues": tuple(
+    # The kernel checks `max gas` and `max gas cost` against the keeper's placement gas
+    # (the snapshot states it; solvers pay the settlement's).
+    strategy = _strategy.model_copy(update={"venues": tuple(
         env.venue if v.name == "intents" else v for v in _strategy.venues)})
     env.adapter.strategy = strategy
     # a pool deep enough for a 100 ETH child within `max slippage 50 bps` (0.3% fee + impact)

@@ -43,6 +43,7 @@ class Deployment:
     local: bool = False
     block: int = 0
     spec_chain: int = 0  # a local rehearsal: the spec's chain id it stands in for
+    settlement: str = ""  # an intents (solver) venue: the settlement the vault validates for
 
     def as_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"

@@ -50,8 +50,10 @@ def fingerprint(state: Mapping[str, Any]) -> str:
 def build_plan(*, strategy: str, venue: str, backend: str, ir_hash: str, snap: Snapshot,
                decision: StepDecision, extra: Mapping[str, Any] | None = None,
                ttl_s: float = DEFAULT_TTL_S,
-               price_tolerance: float = DEFAULT_PRICE_TOLERANCE) -> dict[str, Any]:
-    """The plan document of ``decision`` made on ``snap``."""
+               price_tolerance: float = DEFAULT_PRICE_TOLERANCE,
+               venue_orders: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The plan document of ``decision`` made on ``snap``; ``venue_orders``: what the venue
+    would be sent for each order, where the adapter shows it (a solver's signed intents)."""
     state = _state(snap, decision, decision.seq)
     doc: dict[str, Any] = {
         "plan_version": PLAN_VERSION, "strategy": strategy, "venue": venue,
@@ -62,6 +64,8 @@ def build_plan(*, strategy: str, venue: str, backend: str, ir_hash: str, snap: S
     }
     if extra:
         doc["extra"] = dict(extra)
+    if venue_orders:
+        doc["venue_orders"] = list(venue_orders)
     return doc
 
 

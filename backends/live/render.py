@@ -86,9 +86,33 @@ def render_plan(doc: Mapping[str, Any], numeraire: str) -> str:
     head = (f"plan for {safe(doc['strategy'])} on {safe(doc['venue'])} "
             f"({safe(doc['backend'])}), valid until {_when(float(doc['expires_s']))}")
     lines = [head, *render_decision(doc["decision"], numeraire)]
+    lines.extend(_venue_orders(doc.get("venue_orders") or []))
     for key, value in sorted((doc.get("extra") or {}).items()):
         lines.append(f"  {safe(key)}: {safe(value)}")
     return "\n".join(lines)
+
+
+def _venue_orders(views: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A venue's own form of each order (a solver's signed intent): every field, so a
+    reviewer can re-derive the digest and check the signature with any EIP-712 tool."""
+    if not views:
+        return []
+    out = ["  as sent to the venue (signed, not posted):"]
+    for v in views:
+        out.append(f"    {safe(v.get('client_id', ''))}:")
+        typed = v.get("typed_data")
+        if isinstance(typed, Mapping):
+            dom = typed.get("domain", {})
+            out.append(f"      domain {safe(dom.get('name'))} {safe(dom.get('version'))}, chain "
+                       f"{safe(dom.get('chainId'))}, verifyingContract "
+                       f"{safe(dom.get('verifyingContract'))}")
+            for key, value in (typed.get("message") or {}).items():
+                shown = str(value).lower() if isinstance(value, bool) else value  # as in JSON
+                out.append(f"      {safe(key):<18} {safe(shown)}")
+        for key in ("owner", "signing_scheme", "digest", "uid", "signature", "app_data"):
+            if key in v:
+                out.append(f"      {key:<18} {safe(v[key])}")
+    return out
 
 
 def render_step(res: Any, numeraire: str, journal: Any) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from rebal.compiler import ir
 
@@ -183,6 +184,14 @@ class LiveSession:
         return self.driver.decide(
             snap, n, lambda s, leg, child: client_id(self.ir_hash, self.venue.name, s, leg,
                                                      child))
+
+    def venue_view(self, d: StepDecision) -> list[dict[str, Any]] | None:
+        """What the venue would be sent for ``d``'s orders, for a reviewer (nothing sent):
+        the adapter's optional ``plan_view`` (the solver's signed intents), else None."""
+        view = getattr(self.adapter, "plan_view", None)
+        if not d.orders or not callable(view):
+            return None
+        return list(view([_request(o) for o in d.orders]))
 
     def execute(self, d: StepDecision, orders: tuple[OrderPlan, ...] | None = None
                 ) -> StepResult:

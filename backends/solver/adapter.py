@@ -9,17 +9,28 @@ so a lost POST answer is reconciled by UID before anything is re-sent. An intent
 expires unfilled is reported ``expired``: the live layer re-plans, never re-sends blindly.
 ``cancel`` is CoW's signed off-chain cancellation for an EIP-712 owner and the on-chain
 ``invalidateOrder`` (through the vault) for an EIP-1271 one.
+
+A vault's intent is *placed* before it is posted (``Vault.place_intent``, a keeper
+transaction): the guard checks every rule of the spec, timing included, and counts the intent
+as a swap (cooldown, split period, ``max orders per``); the vault validates only placed
+intents. A placement the guard refuses is ``Rejected`` with the rule's reason.
+
+A local rehearsal (``rebal keeper deploy SPEC --venue V --local``) writes ``deployment.json``
+to the state folder; :func:`open_adapter` reads it from ``state_dir`` and uses its chain,
+settlement, vault, token and oracle addresses in place of the spec's mainnet ones.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rebal.backends.chain.client import connect
 from rebal.backends.chain.deploy import at, call_data
 from rebal.backends.chain.tx import Sender, SendError
+from rebal.backends.chain.vault import load_deployment
 from rebal.backends.live.adapter import (
     Candle,
     InstrumentMeta,
@@ -46,6 +57,10 @@ BOOK_URL_ENV = "REBAL_ORDERBOOK_URL"
 
 _STATES = {"open": "open", "presignaturePending": "open", "fulfilled": "filled",
            "cancelled": "cancelled", "expired": "expired"}
+#: Gas of one Vault.place_intent (the guard's checks and bookkeeping), measured on anvil:
+#: what a vault's intent costs its keeper until a receipt gives the real figure.
+PLACE_GAS = 150_000
+GWEI = 1e9
 
 
 @dataclass
@@ -71,6 +86,10 @@ class SolverAdapter:
                          for name, addr in venue.symbols.items()}
         self.iv = IntentVenue.of(strategy, venue, self.decimals)
         self.sent: dict[str, _Sent] = {}
+        self.tip_wei = int(GWEI)
+        # an EIP-712 owner pays no gas (solvers do); a vault's keeper pays each placement
+        self.gas_used = PLACE_GAS if self.iv.vault is not None else 0
+        self._keeper: Sender | None = None
 
     # ---------------------------------------------------------------- reading
     def _oracle(self, asset: str) -> tuple[float, float]:
@@ -120,9 +139,9 @@ class SolverAdapter:
             positions=positions, equity=equity, balances=balances, index=index, mid=mid,
             bid=dict(mid), ask=dict(mid), mark=dict(mid), oracle=dict(index),
             price_time_s=min(times) if times else None,
-            base_fee_gwei=float(block.get("baseFeePerGas") or 0) / 1e9,
-            gas_price_gwei=float(block.get("baseFeePerGas") or 0) / 1e9,  # solvers pay it
-            open_orders=opens, meta=meta)
+            base_fee_gwei=float(block.get("baseFeePerGas") or 0) / GWEI,
+            gas_price_gwei=(float(block.get("baseFeePerGas") or 0) + self.tip_wei) / GWEI,
+            gas_used=float(self.gas_used), open_orders=opens, meta=meta)
 
     # ---------------------------------------------------------------- intents
     def intent(self, order: OrderRequest, *, now_s: float | None = None,
@@ -156,6 +175,8 @@ class SolverAdapter:
             intent = self.intent(order, now_s=now)
         uid = "0x" + intent.uid.hex()
         self.sent[order.client_id] = _Sent(intent, uid)  # known before the request leaves
+        if self.iv.vault is not None:
+            self._place(intent)
         body = api.order_creation(intent.signed_order, intent.app_data_doc)
         try:
             got = self.book.post_order(body)
@@ -169,6 +190,31 @@ class SolverAdapter:
         if found is None:
             raise Transient("the order book accepted the intent but does not list it yet")
         return found
+
+    def _sender(self) -> Sender:
+        if self._keeper is None:
+            self._keeper = Sender(self.w3, self.signer.account.key, self.iv.chain_id)
+        return self._keeper
+
+    def _place(self, intent: Intent) -> None:
+        """Place a vault's intent on chain (once per digest): the guard meters it like a swap."""
+        assert intent.signed_order is not None
+        vault = at(self.w3, "Vault", str(self.iv.vault))
+        try:
+            if vault.functions.placed(intent.signed_order.digest).call():
+                return  # placed before (a re-send of the same bytes)
+            receipt = self._sender().transact(
+                vault.address, call_data(vault, "place_intent", intent.order.as_tuple()))
+        except SendError as exc:
+            if exc.kind == "revert":
+                raise Rejected(f"the vault refused the intent: {exc.reason or exc}",
+                               code="revert") from None
+            raise Transient(f"placing the intent failed: {exc.kind}", code=exc.kind) from None
+        except (Rejected, Transient):
+            raise
+        except Exception as exc:
+            raise Transient(f"placing the intent failed: {type(exc).__name__}") from None
+        self.gas_used = int(receipt["gasUsed"])
 
     def lookup(self, client_id: str) -> OrderStatus | None:
         sent = self.sent.get(client_id)
@@ -192,9 +238,9 @@ class SolverAdapter:
             self.book.cancel([st.venue_id], "0x" + sig.hex())
         else:  # a contract owner cancels on-chain: the vault calls invalidateOrder
             vault = at(self.w3, "Vault", self.iv.vault)
-            keeper = Sender(self.w3, self.signer.account.key, self.iv.chain_id)
             try:
-                keeper.transact(vault.address, call_data(vault, "invalidate_order", uid))
+                self._sender().transact(vault.address,
+                                        call_data(vault, "invalidate_order", uid))
             except SendError as exc:
                 if exc.kind == "revert":
                     raise Rejected(f"invalidating the intent reverted: {exc.reason}") from None
@@ -220,9 +266,31 @@ class SolverAdapter:
         return self.iv.status(client_id, data, _STATES.get(str(data.get("status")), "open"))
 
 
-def open_adapter(strategy: ir.Strategy, venue: ir.Venue, environ: Mapping[str, str]
-                 ) -> SolverAdapter:
-    """The live layer's entry point: settings from the venue, secrets from ``environ``."""
+def with_deployment(venue: ir.Venue, state_dir: Path | None) -> ir.Venue:
+    """``venue`` with the addresses of the state folder's ``deployment.json`` (a local
+    rehearsal from ``rebal keeper deploy --local``), or unchanged when there is none."""
+    dep = load_deployment(Path(state_dir)) if state_dir is not None else None
+    if dep is None:
+        return venue
+    cfg = venue.config
+    assert isinstance(cfg, ir.SolverConfig)
+    stands_for = dep.spec_chain if dep.local else dep.chain_id
+    if stands_for != cfg.chain:
+        raise Rejected(f"{state_dir}/deployment.json is for chain {stands_for}, the spec says "
+                       f"chain {cfg.chain}")
+    if not dep.settlement:
+        raise Rejected(f"{state_dir}/deployment.json names no settlement: it is not an intents "
+                       f"deployment (`rebal keeper deploy SPEC --venue {venue.name} --local`)")
+    new = cfg.model_copy(update={"chain": dep.chain_id, "settlement": dep.settlement,
+                                 "vault": dep.vault, "oracles": {**cfg.oracles, **dep.oracles}})
+    return venue.model_copy(update={"config": new, "symbols": {**venue.symbols, **dep.tokens}})
+
+
+def open_adapter(strategy: ir.Strategy, venue: ir.Venue, environ: Mapping[str, str],
+                 state_dir: Path | None = None) -> SolverAdapter:
+    """The live layer's entry point: settings from the venue (and a local rehearsal's
+    ``deployment.json`` in ``state_dir``), secrets from ``environ``."""
+    venue = with_deployment(venue, state_dir)
     cfg = venue.config
     assert isinstance(cfg, ir.SolverConfig)
     if not cfg.rpc_env or not environ.get(cfg.rpc_env):

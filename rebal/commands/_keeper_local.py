@@ -50,3 +50,43 @@ def rehearsal_market(owner: Any, s: Any) -> tuple[dict[str, str], dict[str, str]
             mint(owner, m.tokens[name], vault, to_units(amount, m.decimals[name]))
 
     return m.tokens, m.oracles, m.pairs, m.router, fund
+
+
+
+def wire_intents(owner: Any, dep: Any, cfg: Any, s: Any) -> tuple[str, str]:
+    """An intents venue's rehearsal: a local Settlement the vault validates for (at most
+    `valid for` ahead), the vault's tokens approved to it, and, with ``$REBAL_SOLVER_KEY``
+    set, the local solver's inventory (the spec's capital worth of each token). Returns the
+    settlement's address and a line about the solver for the command's output."""
+    import os
+
+    from rebal.backends.chain.deploy import at, call_data
+    from rebal.backends.chain.local import mint
+    from rebal.backends.chain.tx import Sender
+    from rebal.backends.solver.emulate import KEY_ENV
+    from rebal.backends.solver.gpv2 import MAX_UINT256
+    from rebal.backends.solver.local import deploy_settlement
+
+    w3 = owner.w3
+    settlement = str(deploy_settlement(owner).address)
+    vault = at(w3, "Vault", dep.vault)
+    owner.transact(vault.address, call_data(vault, "set_settlement", settlement,
+                                            int(cfg.valid_for_s)))
+    for token in dep.tokens.values():
+        owner.transact(vault.address, call_data(vault, "approve_settlement", token,
+                                                MAX_UINT256))
+    key = os.environ.get(KEY_ENV, "")
+    if not key:
+        return settlement, f"  (set ${KEY_ENV} when deploying to fund the local solver)\n"
+    solver = Sender(w3, key).address
+    capital = float(s.capital.value) if s.capital is not None else 100_000.0
+    for name, token in dep.tokens.items():
+        asset = s.instrument(name).underlying
+        price = 1.0
+        if asset in dep.oracles:
+            agg = at(w3, "Aggregator", dep.oracles[asset])
+            answer = agg.functions.latestRoundData().call()[1]
+            price = float(answer) / 10 ** int(agg.functions.decimals().call())
+        decimals = int(at(w3, "Token", token).functions.decimals().call())
+        mint(owner, token, solver, int(capital / price * 10**decimals))
+    return settlement, f"  solver  {solver} (inventory: {capital:,.0f} {s.numeraire} of each token)\n"

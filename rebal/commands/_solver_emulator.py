@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
 from typing import TextIO
 
 KEY_ENV = "REBAL_SOLVER_KEY"  # the same name as rebal.backends.solver.emulate.KEY_ENV
@@ -21,12 +22,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--rpc", help="JSON-RPC URL of the (local) chain")
     g.add_argument("--router", help="Uniswap-V2-style router the solver trades through")
     g.add_argument("--settlement", help="a deployed Settlement (default: deploy one)")
-    g.add_argument("--interval", type=float, default=2.0, help="seconds between auctions")
+    g.add_argument("--state", help="a state folder whose deployment.json (from `rebal keeper "
+                   "deploy SPEC --venue V --local`) gives the router and settlement")
+    g.add_argument("--interval", type=float, default=1.0, help="seconds between auctions")
 
 
 def run_solver(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    if not args.rpc or not args.router:
-        err.write("error: `rebal emulate solver` needs --rpc URL and --router ADDRESS\n")
+    router, settlement = args.router, args.settlement
+    if args.state:
+        from rebal.backends.chain.vault import load_deployment
+
+        dep = load_deployment(Path(args.state))
+        if dep is None or not dep.settlement:
+            err.write(f"error: no intents deployment in {args.state} (run `rebal keeper deploy "
+                      "SPEC --venue V --local --state DIR` first)\n")
+            return 1
+        router, settlement = router or dep.router, settlement or dep.settlement
+    if not args.rpc or not router:
+        err.write("error: `rebal emulate solver` needs --rpc URL and --router ADDRESS "
+                  "(or --state DIR)\n")
         return 1
     key = os.environ.get(KEY_ENV, "")
     if not key:
@@ -35,7 +49,7 @@ def run_solver(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         from rebal.backends.solver.emulate import start
 
-        emu = start(args.rpc, key, router=args.router, settlement=args.settlement,
+        emu = start(args.rpc, key, router=router, settlement=settlement,
                     port=args.port, interval_s=args.interval, out=out)
     except Exception as exc:  # a bad URL, an unreachable node, a wrong address
         text = str(exc).replace(key, "***")

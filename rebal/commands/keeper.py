@@ -93,8 +93,8 @@ def _venue_env(s: Any, venue: str, args: argparse.Namespace) -> tuple[Any, str, 
     from rebal.compiler import ir
 
     v = next((x for x in s.venues if x.name == venue), None)
-    if v is None or not isinstance(v.config, ir.KeeperConfig):
-        raise _Fail(f"`{venue}` is not a keeper venue of {s.name}")
+    if v is None or not isinstance(v.config, ir.KeeperConfig | ir.SolverConfig):
+        raise _Fail(f"`{venue}` is not a keeper or intents (solver) venue of {s.name}")
     c = v.config
     rpc_url = os.environ.get(c.rpc_env or "")
     key = os.environ.get(c.signer_env or "")
@@ -134,6 +134,13 @@ def _do_deploy(s: Any, args: argparse.Namespace, out: TextIO) -> int:
     from rebal.backends.chain.vault import deploy_guarded_vault, save_deployment
 
     v, rpc_url, key, owner_key = _venue_env(s, args.venue, args)
+    intents = v.backend == "solver"
+    if intents and not args.local:
+        raise _Fail(f"`{args.venue}` is an intents venue: `rebal keeper deploy` sets up its "
+                    "vault, guard and a local Settlement for a rehearsal only (--local)")
+    if intents and not v.config.vault:
+        raise _Fail(f"`{args.venue}` names no `vault`: its intents are signed by the key "
+                    "itself (EIP-712), there is nothing to deploy")
     w3 = connect(rpc_url, expect_chain=None if args.local else v.config.chain)
     owner = Sender(w3, owner_key)
     keeper = Sender(w3, key).address
@@ -157,6 +164,11 @@ def _do_deploy(s: Any, args: argparse.Namespace, out: TextIO) -> int:
                                oracles=oracles, pairs=pairs, keeper=keeper, local=args.local)
     if fund is not None:
         fund(dep.vault)
+    note = ""
+    if intents:
+        from ._keeper_local import wire_intents
+
+        dep.settlement, note = wire_intents(owner, dep, v.config, s)
     dep.spec_chain = v.config.chain  # a rehearsal stands in for the spec's chain
     path = save_deployment(dep, _state_dir(args, s))
     out.write(f"deployed {s.name} on {args.venue} (chain {w3.eth.chain_id})\n")
@@ -167,6 +179,8 @@ def _do_deploy(s: Any, args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"  token   {name} {addr}\n")
     for name, addr in sorted(dep.oracles.items()):
         out.write(f"  oracle  {name} {addr}\n")
+    if dep.settlement:
+        out.write(f"  settlement {dep.settlement}\n{note}")
     out.write(f"  guard sha256 {dep.guard_sha256}\nwrote {path}\n")
     return 0
 

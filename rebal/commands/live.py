@@ -112,7 +112,8 @@ def _plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                backend=session.venue.backend, ir_hash=session.ir_hash,
                                snap=snap, decision=d, ttl_s=args.ttl,
                                extra={"spec": str(Path(args.spec).resolve()),
-                                      **({"halt": halt} if halt else {})})
+                                      **({"halt": halt} if halt else {})},
+                               venue_orders=session.venue_view(d))
     finally:
         opened.close()
     text = plans.plan_json(doc)

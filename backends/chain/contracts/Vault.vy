@@ -99,12 +99,15 @@ def rebalance(_client_id: bytes32, _token_in: address, _token_out: address, _amo
 
 
 # ------------------------------------------------------------------ signed intents (EIP-1271)
-# The solver backend's intents: CoW Protocol GPv2 orders owned by this vault. The signature
-# the settlement passes to isValidSignature is abi.encode(order) (384 bytes) followed by the
-# keeper's ECDSA signature of the order digest (65 bytes). The vault answers the magic value
-# only when the order hashes to the digest in the settlement's domain, the keeper signed it,
-# and the order is inside the spec's envelope: the guard's check_intent (tokens, limit price
-# against the oracle less max slippage, sizes, caps, halts), proceeds to the vault, ERC-20
+# The solver backend's intents: CoW Protocol GPv2 orders owned by this vault. The keeper first
+# places each intent (`place_intent`, a transaction): the guard checks every rule, timing
+# included, and counts it as a swap (cooldown, split period, `max orders per`), so intents
+# cannot trade more often than swaps. The signature the settlement passes to
+# isValidSignature is abi.encode(order) (384 bytes) followed by the keeper's ECDSA signature
+# of the order digest (65 bytes). The vault answers the magic value only when the order
+# hashes to the digest in the settlement's domain, the keeper signed it, it was placed, and
+# it is inside the spec's envelope: the guard's check_intent (tokens, limit price against the
+# oracle less max slippage, sizes, caps, halts, direction), proceeds to the vault, ERC-20
 # balances, and validTo no further than `valid for` ahead. A keeper key alone cannot sign an
 # order outside the spec.
 
@@ -114,6 +117,7 @@ interface ISettlement:
 
 interface IIntentGuard:
     def check_intent(_sell: address, _buy: address, _sell_amount: uint256, _buy_amount: uint256, _valid_to: uint256) -> bool: view
+    def place_intent(_sell: address, _buy: address, _sell_amount: uint256, _buy_amount: uint256, _valid_to: uint256): nonpayable
 
 struct GPv2Order:
     sellToken: address
@@ -133,12 +137,22 @@ event SettlementSet:
     settlement: indexed(address)
     max_valid_for: uint256
 
+event IntentPlaced:
+    digest: indexed(bytes32)
+    app_data: indexed(bytes32)
+    sell_token: address
+    buy_token: address
+    sell_amount: uint256
+    buy_amount: uint256
+    valid_to: uint256
+
 GPV2_ORDER_TYPE_HASH: constant(bytes32) = keccak256("Order(address sellToken,address buyToken,address receiver,uint256 sellAmount,uint256 buyAmount,uint32 validTo,bytes32 appData,uint256 feeAmount,string kind,bool partiallyFillable,string sellTokenBalance,string buyTokenBalance)")
 GPV2_BALANCE_ERC20: constant(bytes32) = keccak256("erc20")
 EIP1271_MAGIC: constant(bytes4) = 0x1626ba7e
 
 settlement: public(address)
 max_valid_for: public(uint256)
+placed: public(HashMap[bytes32, bool])
 
 
 @external
@@ -166,6 +180,35 @@ def invalidate_order(_uid: Bytes[56]):
 
 
 @view
+@internal
+def _check_order(_order: GPv2Order):
+    """What the vault itself asks of its intents: proceeds to the vault, ERC-20 balances,
+    validTo no further than `valid for` ahead."""
+    assert _order.receiver == empty(address) or _order.receiver == self, "Vault: receiver"
+    assert _order.sellTokenBalance == GPV2_BALANCE_ERC20 and _order.buyTokenBalance == GPV2_BALANCE_ERC20, "Vault: token balance"
+    assert convert(_order.validTo, uint256) <= block.timestamp + self.max_valid_for, "Vault: validTo beyond valid for"
+
+
+@external
+def place_intent(_order: GPv2Order) -> bytes32:
+    """The keeper places one intent before it is signed for the order book: the guard checks
+    every rule (timing included) and counts it as a swap; returns the order digest."""
+    assert msg.sender == self.keeper, "Vault: only the keeper"
+    assert self.settlement != empty(address), "Vault: no settlement"
+    assert not self.paused, "Vault: paused"
+    assert self.guard != empty(address), "Vault: no guard"
+    self._check_order(_order)
+    domain: bytes32 = staticcall ISettlement(self.settlement).domainSeparator()
+    digest: bytes32 = keccak256(concat(b"\x19\x01", domain, keccak256(concat(GPV2_ORDER_TYPE_HASH, abi_encode(_order)))))
+    assert not self.placed[digest], "Vault: intent placed twice"
+    valid_to: uint256 = convert(_order.validTo, uint256)
+    extcall IIntentGuard(self.guard).place_intent(_order.sellToken, _order.buyToken, _order.sellAmount + _order.feeAmount, _order.buyAmount, valid_to)
+    self.placed[digest] = True
+    log IntentPlaced(digest=digest, app_data=_order.appData, sell_token=_order.sellToken, buy_token=_order.buyToken, sell_amount=_order.sellAmount, buy_amount=_order.buyAmount, valid_to=valid_to)
+    return digest
+
+
+@view
 @external
 def isValidSignature(_hash: bytes32, _signature: Bytes[1024]) -> bytes4:
     """ERC-1271: the magic value only for an in-envelope intent the keeper signed."""
@@ -181,9 +224,8 @@ def isValidSignature(_hash: bytes32, _signature: Bytes[1024]) -> bytes4:
     s: uint256 = convert(slice(_signature, 416, 32), uint256)
     v: uint256 = convert(slice(_signature, 448, 1), uint256)
     assert ecrecover(_hash, v, r, s) == self.keeper, "Vault: not signed by the keeper"
-    assert order.receiver == empty(address) or order.receiver == self, "Vault: receiver"
-    assert order.sellTokenBalance == GPV2_BALANCE_ERC20 and order.buyTokenBalance == GPV2_BALANCE_ERC20, "Vault: token balance"
+    self._check_order(order)
     valid_to: uint256 = convert(order.validTo, uint256)
-    assert valid_to <= block.timestamp + self.max_valid_for, "Vault: validTo beyond valid for"
     assert staticcall IIntentGuard(self.guard).check_intent(order.sellToken, order.buyToken, order.sellAmount + order.feeAmount, order.buyAmount, valid_to), "Vault: guard"
+    assert self.placed[_hash], "Vault: intent not placed"
     return EIP1271_MAGIC
