@@ -63,10 +63,14 @@ def test_deploy_local_then_run_once_rebalances_through_the_guard(
 
 def test_the_cppi_vault_deploys_locally_and_sells_after_a_fall(
         chain: ChainEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+        capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
     """eth_cppi_vault's keeper venue from the README's commands: the vault starts at the CPPI
     exposure (4 x (1M - 800k) = 80% WETH); ETH falls 10%, the cushion shrinks to 120k and the
-    exposure to 48%: one guarded sale of WETH, at most the `split` size of 100 ETH."""
+    exposure to 48%: one guarded sale of WETH, at most the `split` size of 100 ETH. With
+    debug logging on, the keeper's key is in no output, log, journal or state file."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
     state = tmp_path / "state"
     monkeypatch.setenv("RPC_URL", chain.url)
     monkeypatch.setenv("KEEPER_KEY", DEV_KEYS[2])
@@ -89,5 +93,9 @@ def test_the_cppi_vault_deploys_locally_and_sells_after_a_fall(
     assert len(events) == 1 and events[0].args.token_in == dep["tokens"]["WETH"]
     sold = start - weth.functions.balanceOf(dep["vault"]).call()
     assert sold == events[0].args.amount_in and 0 < sold <= 100 * 10**18
-    assert main(["status", *args]) == 0
-    assert "unsettled orders: 0" in capsys.readouterr().out
+    assert main(["-v", "status", *args]) == 0
+    status = capsys.readouterr()
+    assert "unsettled orders: 0" in status.out
+    texts = [cap.out, cap.err, status.out, status.err, caplog.text]
+    texts += [f.read_bytes().decode("latin-1") for f in state.rglob("*") if f.is_file()]
+    assert all(DEV_KEYS[2][2:].lower() not in t.lower() for t in texts)

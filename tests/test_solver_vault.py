@@ -237,8 +237,12 @@ def test_a_vault_intent_is_cancelled_on_chain_and_never_settles(env: Env) -> Non
 
 
 def test_eth_cppi_vault_intents_venue_runs_a_live_step_through_book_and_solver(
-        env: Env, _strategy: ir.Strategy, tmp_path: Path) -> None:
+        env: Env, _strategy: ir.Strategy, tmp_path: Path, caplog: pytest.LogCaptureFixture
+        ) -> None:
+    import logging
     import threading
+
+    caplog.set_level(logging.DEBUG)  # web3, urllib and rebal at their most talkative
 
     from rebal.backends.live.execution import RetryPolicy
     from rebal.backends.live.opening import open_session
@@ -281,3 +285,6 @@ def test_eth_cppi_vault_intents_venue_runs_a_live_step_through_book_and_solver(
     filled = sum(r.filled for r in rows)
     assert filled > 0, env.solver.skipped
     assert env.vault_balance("WETH") == pytest.approx(filled * 10**18, rel=1e-12)
+    texts = [caplog.text] + [f.read_bytes().decode("latin-1") for f in tmp_path.rglob("*")
+                             if f.is_file()]
+    assert all(KEEPER_KEY[2:].lower() not in t.lower() for t in texts)  # the signer's key
