@@ -3,7 +3,9 @@
 The clock is the venue's: real time at ``speed`` 1, accelerated at ``speed`` N, and moved only
 by :meth:`Clock.advance` at ``speed`` 0 (the mode deterministic tests use). Prices come from
 one path of a rebal sim model (:func:`rebal.backends.sim.models.make_model`, or a sim venue of
-a spec, replay CSVs included), stepped at the venue's ``step``; a price set through the control
+a spec, replay CSVs included: found next to the spec as ``rebal simulate`` finds them), stepped
+at the venue's ``step``: the model's k-th step is the price from ``start + k x step`` on, so a
+clock advanced one step per decision walks the same path as the simulator; a price set through the control
 endpoint overrides the model for that asset until it is released. A *stale* fault freezes
 every price and its timestamp, as a venue whose feed stopped.
 """
@@ -92,7 +94,8 @@ class Market:
         # assets the model does not cover keep their given price (until set by control)
         self._const = {a: float(spots[a]) for a in names if a not in self._order}
         self._lock = threading.RLock()
-        self._model_ms = clock.now_ms()
+        self._t0_ms = self._model_ms = clock.now_ms()
+        self._steps = 0  # model steps taken: the model is at t0 + steps x step
         self._frozen: tuple[dict[str, float], float] | None = None
         self._record(self._model_ms)
         self._backfill(seed)
@@ -103,12 +106,17 @@ class Market:
         """A market following the sim venue ``cfg`` (an IR ``SimConfig``) for the assets it
         names; the other assets of ``spots`` keep their given prices."""
         from rebal.backends.sim.engine import _build_model  # the sim's own model builder
+        from rebal.backends.sim.inputs import SimulationError, replay_path
 
         by_name = {a.asset: a for a in cfg.assets}
         names = tuple(a for a in spots if a in by_name)
         if not names:
             raise ValueError(f"the sim venue prices none of {', '.join(spots)}")
-        model = _build_model(cfg, names, base_dir)
+        try:  # a replay CSV is found (and confined) as `rebal simulate` finds it
+            replay = replay_path(cfg, base_dir) if cfg.model == "replay" else None
+            model = _build_model(cfg, names, replay)
+        except SimulationError as exc:
+            raise ValueError(str(exc)) from None
         all_spots = {**spots, **{a: float(by_name[a].spot) for a in names}}
         all_vols = {**vols, **{a: float(by_name[a].vol) for a in names}}
         return cls(clock, all_spots, all_vols, model=model, step_s=float(cfg.step_s),
@@ -145,14 +153,19 @@ class Market:
         with self._lock:
             target = self.clock.now_ms()
             step_ms = self.step_s * 1000.0
+            # steps counted from the start, so a clock advanced by whole steps lands on them
+            # exactly (no float drift from adding a step's milliseconds again and again)
+            due = math.floor((target - self._t0_ms) / step_ms + 1e-9)
             steps = 0
-            while self._model_ms + step_ms <= target and steps < 100_000:
+            while self._steps < due and steps < 100_000:
                 self.model.step(self.step_s / YEAR_S)
-                self._model_ms += step_ms
+                self._steps += 1
+                self._model_ms = self._t0_ms + self._steps * step_ms
                 self._record(self._model_ms)
                 steps += 1
-            if steps == 100_000:
-                self._model_ms = target
+            if steps == 100_000:  # a huge jump: skip ahead without stepping the model
+                self._steps = due
+                self._model_ms = self._t0_ms + due * step_ms
 
     # ------------------------------------------------------------------ reading
 

@@ -70,6 +70,9 @@ class VenueAPI(Protocol):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the real venues (and ccxt's session) use
+    # headers and body leave in two writes: without TCP_NODELAY, Nagle holds the body until
+    # the client's delayed ACK of the headers (~40 ms per request on Linux loopback)
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read stdout

@@ -1,4 +1,5 @@
-"""Shared set-up of the live tests: a Deribit emulator on 127.0.0.1 and real ccxt against it.
+"""Shared set-up of the live tests: Deribit and Binance USD-M emulators on 127.0.0.1 and real
+ccxt against them.
 
 Nothing here stands in for a component: the emulator speaks Deribit's API with signatures
 checked, the adapter is rebal's ccxt adapter over real ccxt, the session is the live layer.
@@ -25,6 +26,9 @@ SPEC = ROOT / "tests" / "fixtures" / "live" / "deribit_hedge.rebal"
 KEY = "rebal-test-key-7f3a2b"
 SECRET = "rebal-test-secret-91c2d8e4"
 CALL, PUT, PERP = "ETH-25DEC26-3000-C", "ETH-25DEC26-3000-P", "ETH-PERPETUAL"
+#: A 40% ETH weight held with Binance USD-M's linear ETHUSDT perpetual (venue ``binance``).
+BINANCE_SPEC = ROOT / "tests" / "fixtures" / "live" / "binance_weights.rebal"
+ETHUSDT = "ETHUSDT"
 
 
 def strategy(spec: Path = SPEC) -> ir.Strategy:
@@ -45,6 +49,16 @@ def deribit(spec: Path = SPEC, speed: float = 0.0, **kw: Any) -> Iterator[Emulat
                   sim_venue="paper", **kw) as emu:
         emu.set_position(CALL, -10)
         emu.set_position(PUT, -10)
+        yield emu
+
+
+@contextmanager
+def binance(spec: Path = BINANCE_SPEC, speed: float = 0.0, sim_venue: str = "paper",
+            **kw: Any) -> Iterator[Emulator]:
+    """A Binance USD-M emulator whose prices follow the spec's sim venue, clock moved by hand,
+    with the default 100,000 USDT of margin (the spec's capital) and no position."""
+    with Emulator("binanceusdm", api_key=KEY, secret=SECRET, speed=speed, spec=spec,
+                  sim_venue=sim_venue, **kw) as emu:
         yield emu
 
 
