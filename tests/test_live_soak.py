@@ -47,9 +47,9 @@ KINDS = {  # kind -> (requests it hits, probability per request, settings)
     "error5xx": ("any", 0.008, {}),
     "ratelimit": ("any", 0.008, {}),
     "drop": ("any", 0.008, {}),
-    "lost": ("order", 0.1, {}),
-    "partial": ("order", 0.1, {"fraction": 0.5}),
-    "reject": ("order", 0.1, {}),
+    "lost": ("order", 0.2, {}),
+    "partial": ("order", 0.2, {"fraction": 0.5}),
+    "reject": ("order", 0.2, {}),
     "stale": ("public", 0.02, {"delay": 0.2}),
 }
 
