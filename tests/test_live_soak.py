@@ -111,7 +111,9 @@ def soak(emu: Emulator, spec: Path, venue: str, instrument: str, contract: str, 
         assert rows[o["client_id"]].venue_filled == pytest.approx(signed)
     position = sum(r.venue_filled or 0.0 for r in rows.values())
     assert snap.venue_positions[instrument] == pytest.approx(position, abs=1e-9)
-    assert sum(1 for o in orders if o["filled"]) > 200  # it really traded through the faults
+    # it really traded through the faults: a fifth of the orders are rejected by design and
+    # the weights spec trades on most decisions, so ~200 fills is typical; 100 is the floor
+    assert sum(1 for o in orders if o["filled"]) > 100
     assert "Traceback" not in caplog.text
     # one clear line per fault the client saw
     assert caplog.text.count("outcome unknown") + caplog.text.count("venue error") >= 20
