@@ -16,6 +16,7 @@ venue refuses twice with -4116, errors mapped by code on a loopback host).
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -91,7 +92,13 @@ def soak(emu: Emulator, spec: Path, venue: str, instrument: str, contract: str, 
         run_loop(s, interval_s=0.0, max_steps=4 * STEPS, stop=stop, on_step=on_step)
         assert decided == STEPS, f"only {decided} decisions: the loop was stuck waiting"
         emu.clear_faults()
+        # an order whose answer was lost in the last steps is settled once its grace has passed
+        # (POLICY.unknown_grace_s): reconcile until nothing is open, as a restart would
+        deadline = time.monotonic() + 10 * POLICY.unknown_grace_s
         s.reconcile()
+        while s.unsettled() and time.monotonic() < deadline:
+            time.sleep(0.2)
+            s.reconcile()
         rows = {r.client_id: r for r in opened.journal.orders()}
         snap = opened.adapter.snapshot()
     finally:
