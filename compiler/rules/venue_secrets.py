@@ -17,7 +17,7 @@ NAME`) and read from the environment where the spec runs. Two things are refused
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from rebal.dsl import ast
 from rebal.dsl.diagnostics import Diagnostic, make
@@ -65,20 +65,27 @@ def _secret_kind(text: str) -> str | None:
     return None
 
 
+def _literal_settings(tree: ast.Strategy, keys: Mapping[str, str]
+                      ) -> Iterator[tuple[ast.Venue, ast.Clause, ast.Str]]:
+    """Venue settings among ``keys`` written as a literal string instead of `env NAME`."""
+    for v in tree.venues:
+        for c in v.clauses:
+            if c.key in keys and c.args and isinstance(c.args[0], ast.Str):
+                yield v, c, c.args[0]
+
+
 def secret_in_spec(cx: RuleContext) -> Iterator[Diagnostic]:
     """E804: a credential written where only its variable may be named."""
     tree = cx.lowered.syntax
     if tree is None:
         return
     literal: set[int] = set()
-    for v in tree.venues:
-        for c in v.clauses:
-            if c.key in _CREDENTIAL_SETTINGS and c.args and isinstance(c.args[0], ast.Str):
-                literal.add(id(c.args[0]))
-                yield make("E804", f"`{c.key}` takes the name of an environment variable, "
-                           f"never {_CREDENTIAL_SETTINGS[c.key]} themselves", c.args[0].span,
-                           _ENV_HELP.format(key=c.key, var=v.name.text.upper())
-                           + "; a spec is shared and committed, so treat this value as leaked")
+    for v, c, arg in _literal_settings(tree, _CREDENTIAL_SETTINGS):
+        literal.add(id(arg))
+        yield make("E804", f"`{c.key}` takes the name of an environment variable, "
+                   f"never {_CREDENTIAL_SETTINGS[c.key]} themselves", arg.span,
+                   _ENV_HELP.format(key=c.key, var=v.name.text.upper())
+                   + "; a spec is shared and committed, so treat this value as leaked")
     for s, _ in _strings(tree):
         if id(s) in literal:
             continue
@@ -96,15 +103,13 @@ def url_in_spec(cx: RuleContext) -> Iterator[Diagnostic]:
     if tree is None:
         return
     named: set[int] = set()
-    for v in tree.venues:
-        for c in v.clauses:
-            if c.key in _URL_SETTINGS and c.args and isinstance(c.args[0], ast.Str):
-                named.add(id(c.args[0]))
-                var = f"{v.name.text.upper()}_{'URL' if c.key == 'url' else 'RPC'}"
-                yield make("E805", f"`{c.key}` takes the name of an environment variable, never "
-                           f"{_URL_SETTINGS[c.key]} itself: a spec must not choose where "
-                           "credentials are sent", c.args[0].span,
-                           f"write `{c.key} env {var}` and set {var} where the spec runs")
+    for v, c, arg in _literal_settings(tree, _URL_SETTINGS):
+        named.add(id(arg))
+        var = f"{v.name.text.upper()}_{'URL' if c.key == 'url' else 'RPC'}"
+        yield make("E805", f"`{c.key}` takes the name of an environment variable, never "
+                   f"{_URL_SETTINGS[c.key]} itself: a spec must not choose where "
+                   "credentials are sent", arg.span,
+                   f"write `{c.key} env {var}` and set {var} where the spec runs")
     for s, in_venue in _strings(tree):
         text = s.value.strip()
         if not in_venue or id(s) in named or not _URL.fullmatch(text):
