@@ -173,7 +173,12 @@ def run_rebal(spec: str, paths: int, in_process: bool) -> dict[str, Any]:
 def numpy_loop(paths: int, steps: int, seed: int = 1) -> dict[str, float]:
     """The benchmark job written directly in numpy; returns figures and its elapsed time."""
     t0 = time.perf_counter()
-    rng = np.random.default_rng(seed)
+    # The engine's random streams: one PCG64 per block of 1,000 paths, seeded with child b of
+    # SeedSequence(seed) (rebal.backends.sim.blocks), so both give the same paths.
+    blocks = [(lo, min(lo + 1000, paths)) for lo in range(0, paths, 1000)]
+    gens = [np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(b,))))
+            for b in range(len(blocks))]
+    z = np.empty(paths)
     dt = STEP_H / 24.0 / YEAR_D
     expiry = 1.0
     sd_step = VOL * math.sqrt(dt)
@@ -213,7 +218,9 @@ def numpy_loop(paths: int, steps: int, seed: int = 1) -> dict[str, float]:
         equity = CAPITAL + cash - price - value0
         np.maximum(peak, equity, out=peak)
         np.maximum(mdd, (peak - equity) / peak, out=mdd)
-        s_new = s * np.exp(drift_step + sd_step * rng.standard_normal(paths))
+        for g, (lo, hi) in zip(gens, blocks, strict=True):
+            g.standard_normal(out=z[lo:hi])
+        s_new = s * np.exp(drift_step + sd_step * z)
         cash += hedge * (s_new - s)
         s = s_new
     tau = expiry - steps * dt

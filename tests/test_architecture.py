@@ -259,6 +259,12 @@ RULES: tuple[Rule, ...] = (
         lambda i: top(i.target) == "ccxt",
     ),
     Rule(
+        "dask and distributed (the rebal[dask] extra) are imported only by "
+        "backends/sim/distributed.py",
+        lambda i: i.importer != "rebal.backends.sim.distributed",
+        lambda i: top(i.target) in {"dask", "distributed"},
+    ),
+    Rule(
         "web3 and eth_* are imported only under backends/chain, backends/keeper and "
         "backends/solver",
         lambda i: not within(i.importer, "rebal.backends.chain", "rebal.backends.keeper",
@@ -324,6 +330,8 @@ def test_checker_catches_violations(tmp_path: Path) -> None:
             "backends/kernel/__init__.py": "from ..sim import engine\n",
             "backends/sim/__init__.py": "from .. import ccxt\nfrom ..kernel import plan\n",
             "backends/sim/engine.py": "from rebal.backends.keeper.chain import w\nimport numpy\n",
+            "backends/sim/distributed.py": "import distributed\n",
+            "backends/sim/runner.py": "def f():\n    from dask import delayed\n",
             "backends/ccxt/__init__.py": "import ccxt.async_support\n",
             "backends/keeper/__init__.py": "from web3 import Web3\nimport eth_account\n",
             "backends/keeper/chain.py": "from ...compiler import lower\n",
@@ -346,6 +354,7 @@ def test_checker_catches_violations(tmp_path: Path) -> None:
         "backends/kernel/__init__.py:1: rebal.backends.kernel imports rebal.backends.sim.engine",
         "backends/sim/__init__.py:1: rebal.backends.sim imports rebal.backends.ccxt",
         "backends/sim/engine.py:1: rebal.backends.sim.engine imports rebal.backends.keeper.chain",
+        "backends/sim/runner.py:2: rebal.backends.sim.runner imports dask",
         "backends/solver/__init__.py:1: rebal.backends.solver imports ccxt",
         "backends/solver/__init__.py:2: rebal.backends.solver imports rebal.backends.sim",
         "backends/live/__init__.py:1: rebal.backends.live imports rebal.emulators.deribit",
@@ -428,7 +437,7 @@ def test_package_data_files_are_shipped() -> None:
 
 # --------------------------------------------------------------------------- the check path
 
-HEAVY = ("numpy", "scipy", "ccxt", "web3", "vyper")
+HEAVY = ("numpy", "scipy", "ccxt", "web3", "vyper", "dask", "distributed")
 
 _PROBE = """
 import importlib.abc, json, sys
@@ -451,7 +460,7 @@ sys.meta_path.insert(0, Recorder())
 import rebal.cli
 
 try:
-    rc = rebal.cli.main(["check", *json.loads(sys.argv[1])])
+    rc = rebal.cli.main(json.loads(sys.argv[1]))
 except SystemExit as exc:
     rc = exc.code
 loaded = sorted({k.split(".")[0] for k in sys.modules if heavy(k)})
@@ -463,11 +472,12 @@ sys.stderr.write("\\n@@PROBE@@" + json.dumps({"rc": rc, "attempted": sorted(set(
 @pytest.mark.parametrize("extra", [[], ["--markets", "tests/fixtures/markets/deribit.json"]],
                          ids=["check", "check-markets"])
 def test_check_path_imports_no_heavy_dependencies(extra: list[str]) -> None:
-    """`rebal check` works without numpy, scipy, ccxt, web3: it must not even try to import them.
+    """`rebal check` works without numpy, scipy, ccxt, web3, dask: it must not even try to
+    import them.
     With `--markets` (the offline venue check) it still never imports ccxt."""
     spec = ROOT / "specs" / "eth_straddle_hedge.rebal"
     proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, json.dumps([str(spec), *extra]), ",".join(HEAVY)],
+        [sys.executable, "-c", _PROBE, json.dumps(["check", str(spec), *extra]), ",".join(HEAVY)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -500,3 +510,23 @@ def test_language_server_rule_catches_backend_imports(tmp_path: Path) -> None:
     flat = {line for lines in violations(tmp_path).values() for line in lines}
     assert flat == {"lsp/server.py:3: rebal.lsp.server imports numpy",
                     "lsp/server.py:4: rebal.lsp.server imports rebal.backends.sim"}
+
+
+def test_plain_simulate_path_never_imports_dask(tmp_path: Path) -> None:
+    """`rebal simulate` without --cluster runs in process: dask and distributed (the
+    rebal[dask] extra) are not even looked for."""
+    text = (ROOT / "specs" / "eth_gamma_band.rebal").read_text(encoding="utf-8")
+    spec = tmp_path / "short.rebal"
+    spec.write_text(text.replace("horizon 60d step 1h", "horizon 6h step 1h"), encoding="utf-8")
+    args = ["simulate", str(spec), "--venue", "paper", "--paths", "3", "--format", "json"]
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(args), "dask,distributed"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
+    shown = f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    assert "@@PROBE@@" in proc.stderr, f"probe did not finish (exit {proc.returncode})\n{shown}"
+    result = json.loads(proc.stderr.rsplit("@@PROBE@@", 1)[1])
+    assert result["rc"] in (0, None) and '"steps": 6' in proc.stdout, shown
+    assert result["attempted"] == [] and result["loaded"] == [], (
+        f"the plain simulate path imports dask; import it only for --cluster: {result}")

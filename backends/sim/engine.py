@@ -36,11 +36,14 @@ from rebal.backends.kernel.triggers import SPLIT
 from rebal.compiler import ir
 
 from .accounting import Accounts
+from .blocks import BLOCK_PATHS
 from .feed import MarketFeed
 from .inputs import SimulationError, check_fits, replay_path, sim_venue
 from .models import make_model
+from .replay import Closes, load_closes
 
-__all__ = ["SamplePaths", "SimResult", "SimulationError", "simulate"]
+__all__ = ["SamplePaths", "SimResult", "SimulationError", "replay_closes", "run_paths",
+           "simulate"]
 
 log = logging.getLogger(__name__)
 FloatArray = NDArray[np.float64]
@@ -97,7 +100,34 @@ class SimResult:
     samples: SamplePaths | None
 
 
-def _build_model(cfg: ir.SimConfig, assets: tuple[str, ...], replay: Path | None) -> Any:
+def run_paths(strategy: ir.Strategy, venue_name: str, paths: int | None = None) -> int:
+    """The number of paths a run of ``strategy`` on ``venue_name`` simulates (checked)."""
+    _, cfg = sim_venue(strategy, venue_name)
+    n_paths = int(paths if paths is not None else cfg.paths)
+    if n_paths < 1:
+        raise SimulationError(f"paths must be at least 1, got {n_paths}")
+    return n_paths
+
+
+def replay_closes(strategy: ir.Strategy, venue_name: str, base_dir: str | Path | None = None,
+                  allow_paths: Sequence[str | Path] = ()) -> Closes | None:
+    """The closes of the venue's replay CSV, read once (None for a stochastic model).
+
+    Pass them to :func:`simulate` as ``replay_data`` to run without reading the file again
+    (a distributed run scatters them to the workers once).
+    """
+    _, cfg = sim_venue(strategy, venue_name)
+    if cfg.model != "replay":
+        return None
+    path = replay_path(cfg, base_dir, allow_paths)
+    try:
+        return load_closes(path)
+    except (OSError, ValueError) as exc:
+        raise SimulationError(f"cannot build the replay market model: {exc}") from None
+
+
+def _build_model(cfg: ir.SimConfig, assets: tuple[str, ...], replay: Path | None,
+                 replay_data: Closes | None = None) -> Any:
     by_name = {a.asset: a for a in cfg.assets}
     missing = [a for a in assets if a not in by_name]
     if missing:
@@ -125,7 +155,7 @@ def _build_model(cfg: ir.SimConfig, assets: tuple[str, ...], replay: Path | None
             vol=[float(r.vol) for r in rows], drift=[float(r.drift) for r in rows],
             corr=corr if n > 1 else None,
             jumps=[(float(r.jump_intensity), float(r.jump_size)) for r in rows],
-            heston=heston, replay_path=replay,
+            heston=heston, replay_path=replay, replay_closes=replay_data,
         )
     except ValueError as exc:
         raise SimulationError(f"cannot build the {cfg.model} market model: {exc}") from None
@@ -169,6 +199,8 @@ def simulate(
     threaded: bool = True,
     allow_paths: Sequence[str | Path] = (),
     on_step: Callable[[int, int], None] | None = None,
+    first_path: int = 0,
+    replay_data: Closes | None = None,
 ) -> SimResult:
     """Simulate ``strategy`` on its sim venue ``venue_name``; deterministic for a given seed.
 
@@ -181,13 +213,21 @@ def simulate(
     a signal); the model's helper thread is closed either way.
     ``threaded=False`` steps the market model on this thread instead of one step ahead on a
     helper thread (:mod:`.feed`); the numbers are the same either way.
+
+    ``first_path`` (a multiple of :data:`.blocks.BLOCK_PATHS`) simulates paths
+    ``first_path .. first_path + paths - 1`` of a larger run: each path draws from its block's
+    stream, so these paths get exactly the numbers they get in the whole run (a distributed run
+    simulates such chunks and concatenates them). ``replay_data``: the replay CSV's closes
+    already read (:func:`replay_closes`), used instead of reading the file.
     """
     started = time.perf_counter()
     venue, cfg = sim_venue(strategy, venue_name)
-    n_paths = int(paths if paths is not None else cfg.paths)
-    if n_paths < 1:
-        raise SimulationError(f"paths must be at least 1, got {n_paths}")
-    replay = replay_path(cfg, base_dir, allow_paths) if cfg.model == "replay" else None
+    n_paths = run_paths(strategy, venue_name, paths)
+    if first_path < 0 or first_path % BLOCK_PATHS:
+        raise SimulationError(f"first_path must be a non-negative multiple of {BLOCK_PATHS}, "
+                              f"got {first_path}")
+    replay = (replay_path(cfg, base_dir, allow_paths)
+              if cfg.model == "replay" and replay_data is None else None)
     check_fits(strategy, cfg, n_paths, sample_paths)
     the_seed = int(seed if seed is not None else cfg.seed)
     step_s = float(cfg.step_s)
@@ -205,8 +245,8 @@ def simulate(
     except KeyError as exc:
         raise SimulationError(f"cannot simulate: {exc.args[0]}") from None
     lay = kernel.layout
-    model = _build_model(cfg, lay.assets, replay)
-    model.reset(n_paths, the_seed)
+    model = _build_model(cfg, lay.assets, replay, replay_data)
+    model.reset(n_paths, the_seed, first_path // BLOCK_PATHS)
     dt_y = step_s / SECONDS_PER_YEAR
 
     feed = MarketFeed(model, dt_y, n_steps, threaded=threaded, prepare=kernel.mark_ahead,
@@ -327,7 +367,8 @@ def _run(strategy: ir.Strategy, venue: ir.Venue, kernel: Kernel, feed: MarketFee
             trades=samples.trades, row_labels=kernel.row_labels,
             row_units=tuple(r.unit for r in kernel.targets.rows), rows_measure=samples.measure,
             rows_lo=samples.lo, rows_hi=samples.hi, trade_rows=samples.trade_rows)
-    refusals = {kernel.refusal_names[i]: int(n) for i, n in enumerate(refusal_codes) if i and n}
+    refusals = dict(sorted((kernel.refusal_names[i], int(n))  # by name: merges keep the order
+                           for i, n in enumerate(refusal_codes) if i and n))
     return SimResult(
         strategy=strategy.name, venue=venue.name, paths=n_paths, steps=n_steps, seed=the_seed,
         assets=lay.assets, numeraire=strategy.numeraire, target_unit=_target_unit(strategy),

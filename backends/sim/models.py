@@ -1,8 +1,9 @@
 """Market path generators for the sim venue: streaming, seeded, vectorized across paths.
 
 Every model advances ``paths x assets`` spots one step at a time, so memory stays flat in the
-number of steps, and draws from one ``numpy`` PCG64 generator seeded in :meth:`reset`: the same
-seed, path count and step sequence give bit-identical numbers. Arrays returned by ``step``,
+number of steps, and draws from per-block PCG64 generators seeded in :meth:`reset`
+(:mod:`.blocks`): the same seed and step sequence give every path bit-identical numbers,
+whether it is stepped with all other paths or in a block range of its own. Arrays returned by ``step``,
 ``spot`` and ``vol`` are never written to afterwards by the model (each step makes new ones),
 so callers may keep them; ``vol`` may be a read-only broadcast view.
 
@@ -24,7 +25,8 @@ from numpy.typing import ArrayLike
 from scipy.special import ndtr
 
 from .arrays import FloatArray, check_dt, per_asset
-from .replay import ReplayModel
+from .blocks import BlockStreams
+from .replay import Closes, ReplayModel
 
 _PSI_C = 1.5  # Andersen's switching level between the quadratic and exponential QE branches
 
@@ -35,7 +37,7 @@ class MarketModel(Protocol):
 
     assets: tuple[str, ...]
 
-    def reset(self, paths: int, seed: int) -> None: ...
+    def reset(self, paths: int, seed: int, first_block: int = 0) -> None: ...
 
     def step(self, dt_years: float) -> FloatArray: ...
 
@@ -97,13 +99,16 @@ class _Stochastic:
         self._dt = -1.0
         self.reset(1, 0)
 
-    def reset(self, paths: int, seed: int) -> None:
-        """Restart all paths at the initial spots with a fresh generator from ``seed``."""
+    def reset(self, paths: int, seed: int, first_block: int = 0) -> None:
+        """Restart all paths at the initial spots with fresh per-block streams from ``seed``.
+
+        The paths are those of blocks ``first_block, first_block + 1, ...`` of the run.
+        """
         if paths < 1:
             raise ValueError(f"paths must be at least 1, got {paths}")
         self.paths = int(paths)
         self.t = 0.0
-        self._rng = np.random.Generator(np.random.PCG64(seed))
+        self._streams = BlockStreams(seed, self.paths, first_block)
         self._s = np.repeat(self.spot0[:, None], self.paths, axis=1)
         self._reset_state()
 
@@ -121,9 +126,20 @@ class _Stochastic:
         return np.broadcast_to(self.sigma, (self.paths, len(self.assets)))
 
     def _normals(self) -> FloatArray:
-        """Standard normals ``(assets, paths)`` correlated across assets."""
-        z = self._rng.standard_normal(self._s.shape)
-        return z if self._identity else self._factor @ z
+        """Standard normals ``(assets, paths)`` correlated across assets.
+
+        The correlation is applied path by path as ``sum_j L[i, j] z[j]`` in a fixed order
+        (not a BLAS product, whose rounding may depend on the number of paths).
+        """
+        z = self._streams.normals(len(self.assets))
+        if self._identity:
+            return z
+        out = np.zeros_like(z)
+        for i, row in enumerate(self._factor):
+            for j, lij in enumerate(row):
+                if lij != 0.0:
+                    out[i] += lij * z[j]
+        return out
 
     def step(self, dt_years: float) -> FloatArray:
         """Advance every path by ``dt_years`` and return the new spots ``(paths, assets)``."""
@@ -199,14 +215,15 @@ class JumpModel(GBMModel):
 
     def _log_return(self) -> FloatArray:
         log_ret = super()._log_return()
-        # Independent Poisson counts per path, drawn as a Poisson total scattered uniformly
-        # over paths (the same joint law), so the cost scales with jumps, not with paths.
+        # Independent Poisson counts per path, drawn per block as a Poisson total scattered
+        # uniformly over the block's paths (the same joint law), so the cost scales with jumps.
         for i in range(len(self.assets)):
-            total = int(self._rng.poisson(self._lam_dt[i] * self.paths))
-            if total:
-                where = self._rng.integers(0, self.paths, total)
-                sizes = self._log_jump_mean[i] + self.jump_vol[i] * self._rng.standard_normal(total)
-                np.add.at(log_ret[i], where, sizes)
+            for rng, lo, hi in self._streams:
+                total = int(rng.poisson(self._lam_dt[i] * (hi - lo)))
+                if total:
+                    where = lo + rng.integers(0, hi - lo, total)
+                    sizes = self._log_jump_mean[i] + self.jump_vol[i] * rng.standard_normal(total)
+                    np.add.at(log_ret[i], where, sizes)
         return log_ret
 
 
@@ -338,13 +355,15 @@ def make_model(
     jumps: Sequence[tuple[float, ...] | None] | None = None,
     heston: Sequence[Mapping[str, float] | None] | None = None,
     replay_path: str | Path | Sequence[str | Path] | None = None,
+    replay_closes: Closes | None = None,
 ) -> MarketModel:
     """Build the model named by the spec's ``model`` setting; unused parameters are ignored.
 
     ``jumps``: per asset ``(intensity per year, relative size[, jump vol])``, None for none.
     ``heston``: per asset mapping of ``mean_reversion`` (default 1), ``vol_of_vol`` (0),
     ``vol_correlation`` (0), ``long_run_variance`` and ``v0`` (both default ``vol**2``).
-    ``replay_path``: one CSV for a single asset, or one per asset.
+    ``replay_path``: one CSV for a single asset, or one per asset; ``replay_closes``: the
+    closes of a single asset's CSV already read (:func:`.replay.load_closes`), used instead.
     """
     n = len(assets)
     if kind == "gbm":
@@ -372,6 +391,8 @@ def make_model(
         }
         return HestonModel(assets, spot, vol, drift, corr, **params)
     if kind == "replay":
+        if replay_closes is not None:
+            return ReplayModel(assets, [replay_closes], vol)
         if replay_path is None:
             raise ValueError("replay needs a CSV file")
         if isinstance(replay_path, str | Path):

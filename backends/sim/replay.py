@@ -22,7 +22,10 @@ class CandleError(ValueError):
     the file's content (a spec may point at any file; its text must not be echoed)."""
 
 
-def load_closes(path: str | Path) -> tuple[NDArray[np.int64], FloatArray]:
+Closes = tuple[NDArray[np.int64], FloatArray]  # (timestamps in ms, closes) of one CSV
+
+
+def load_closes(path: str | Path) -> Closes:
     """Read ccxt OHLCV rows ``timestamp_ms, open, high, low, close, volume`` (header optional).
 
     Raises :class:`CandleError` naming the row (1-based line) and column of the first problem.
@@ -90,12 +93,14 @@ class ReplayModel:
     candles of a GBM path (spot 3000, vol 70%, numpy PCG64 seed 20240601).
     """
 
-    def __init__(self, assets: Sequence[str], files: Sequence[str | Path], vol: ArrayLike) -> None:
+    def __init__(self, assets: Sequence[str], files: Sequence[str | Path | Closes],
+                 vol: ArrayLike) -> None:
         self.assets = tuple(assets)
         if len(files) != len(self.assets):
             raise ValueError(f"replay needs one CSV per asset, got {len(files)} for {assets}")
         self.sigma = per_asset("vol", vol, len(self.assets))
-        series = [load_closes(f) for f in files]
+        # A file may come already read (a distributed run ships the closes, not the path).
+        series = [f if isinstance(f, tuple) else load_closes(f) for f in files]
         self._start_ms = max(int(ts[0]) for ts, _ in series)
         if any(int(ts[-1]) < self._start_ms for ts, _ in series):
             raise ValueError("replay files do not overlap in time")
@@ -104,8 +109,8 @@ class ReplayModel:
         self.end_years = min(float(o[-1]) for o in self._offsets) / MS_PER_YEAR
         self.reset(1, 0)
 
-    def reset(self, paths: int, seed: int) -> None:
-        """Rewind to the first common timestamp; ``seed`` is accepted and ignored."""
+    def reset(self, paths: int, seed: int, first_block: int = 0) -> None:
+        """Rewind to the first common timestamp; ``seed`` and ``first_block`` are ignored."""
         if paths < 1:
             raise ValueError(f"paths must be at least 1, got {paths}")
         self.paths = int(paths)
