@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("schema", help="print the JSON Schema of the IR")
 
     s = sub.add_parser("simulate", help="Monte Carlo / replay simulation on a sim venue")
-    s.add_argument("spec")
+    s.add_argument("spec", nargs="+", help="a spec; several specs or a folder: one comparison")
     s.add_argument("--venue", required=True)
     s.add_argument("--paths", type=int)
     s.add_argument("--seed", type=int)
@@ -93,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="let the spec read data files (replay CSVs) from DIR too (repeatable)")
     s.add_argument("--max-seconds", type=float, metavar="S",
                    help="stop the run after S seconds (exit 1, nothing written)")
+    s.add_argument("--cluster", metavar="WHERE",
+                   help="run on Dask: local, local:N (N worker processes) or tcp://HOST:PORT "
+                   "(needs rebal[dask]; the same numbers as in process)")
 
     sub.add_parser("backends", help="list installed backends and their capabilities")
 
@@ -315,7 +318,9 @@ def _cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    strategy = _load_one(args.spec, err, allow_paths=args.allow_path)
+    if len(args.spec) > 1 or Path(args.spec[0]).is_dir():
+        return _simulate_many(args, out, err)
+    strategy = _load_one(args.spec[0], err, allow_paths=args.allow_path)
     if strategy is None:
         return 1
     try:
@@ -326,8 +331,37 @@ def _cmd_simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 2
     return run_simulate(strategy, args.venue, paths=args.paths, seed=args.seed, fmt=args.format,
                         report=args.report, sweep=args.sweep, out=out, err=err,
-                        base_dir=Path(args.spec).parent, allow_paths=args.allow_path,
-                        max_seconds=args.max_seconds)
+                        base_dir=Path(args.spec[0]).parent, allow_paths=args.allow_path,
+                        max_seconds=args.max_seconds, cluster=args.cluster)
+
+
+def _simulate_many(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Several specs (or a folder): every strategy on its sim venue, one comparison table."""
+    from rebal.compiler import check_file
+
+    if args.sweep or args.report:
+        print("error: --sweep and --report take one spec", file=err)
+        return 2
+    try:
+        from rebal.backends.sim.compare import run_compare
+    except ImportError as exc:
+        print(f"rebal: the simulator needs numpy and scipy ({exc.name} is missing); "
+              "install them with `pip install 'rebal[sim]'`", file=err)
+        return 2
+    entries: list[tuple[str, object | None]] = []  # (file, strategy or None: did not compile)
+    for path in _spec_files(args.spec):
+        res = check_file(str(path), capabilities=_capabilities(),  # type: ignore[arg-type]
+                         allow_paths=args.allow_path)
+        if not res.ok:
+            _load_one(str(path), err, res)  # prints the diagnostics
+            entries.append((str(path), None))
+        entries += [(str(path), s) for s in res.strategies]  # a policy file adds none
+    if not entries:
+        print("rebal: no .rebal files found in " + " ".join(args.spec), file=err)
+        return 2
+    return run_compare(entries, args.venue, paths=args.paths, seed=args.seed, fmt=args.format,
+                       cluster=args.cluster, allow_paths=args.allow_path,
+                       max_seconds=args.max_seconds, out=out, err=err)
 
 
 def _cmd_backends(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

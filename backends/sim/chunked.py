@@ -46,10 +46,13 @@ class RunInput:
 
 def prepare(strategy: ir.Strategy, venue: str, *, paths: int | None = None,
             seed: int | None = None, steps: int | None = None, sample_paths: int = 0,
-            base_dir: str | Path | None = None) -> RunInput:
-    """Check the run can start and read its replay file (SimulationError if not)."""
+            base_dir: str | Path | None = None,
+            allow_paths: Sequence[str | Path] = ()) -> RunInput:
+    """Check the run can start and read its replay file (SimulationError if not); the file is
+    looked up as :func:`.engine.simulate` does (``base_dir``, ``allow_paths``)."""
     return RunInput(strategy, venue, run_paths(strategy, venue, paths), seed, steps,
-                    max(0, int(sample_paths)), replay_closes(strategy, venue, base_dir))
+                    max(0, int(sample_paths)),
+                    replay_closes(strategy, venue, base_dir, allow_paths))
 
 
 def run_chunk(run: RunInput, start: int, stop: int) -> SimResult | SimulationError:

@@ -5,21 +5,21 @@ three steps: :func:`parse_request` (flags and spec into a checked :class:`SimReq
 :func:`run_request` (the simulation or sweep, watched by a deadline and signals) and
 :func:`present` (text, JSON, report). Everything the command prints goes to the `out` and
 `err` streams it is given; nothing is written before the run has finished, so a stopped run
-leaves no half-written report or JSON. Exit codes: 0 done, 1 the spec cannot be simulated as
+leaves no half-written report or JSON. With a cluster (``--cluster local[:N] | tcp://HOST:PORT``)
+:func:`run_request` sends the run, or every sweep point, to Dask in chunks of path blocks
+(:mod:`.runner`, :mod:`.distributed`) and gets the same numbers. Exit codes: 0 done, 1 the spec cannot be simulated as
 asked (unknown or non-sim venue, a sweep parameter the spec does not have, a run that does
-not fit in memory, a simulation refused by the engine, stopped by --max-seconds), 2 usage
-(bad --format, --paths, --sweep, --max-seconds), 130 stopped by Ctrl-C, 143 by SIGTERM.
+not fit in memory, a simulation refused by the engine, a cluster that cannot be reached or
+lost the run, stopped by --max-seconds), 2 usage (bad --format, --paths, --sweep,
+--max-seconds, --cluster), 130 stopped by Ctrl-C, 143 by SIGTERM.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import signal
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -34,9 +34,11 @@ from rebal.backends.sim.sweep import (
     parse_sweep,
     run_sweep,
     sweep_json,
+    sweep_result,
 )
+from rebal.backends.sim.watch import RunStopped, Watch, isatty, progress_bar, stop_on_signals
 from rebal.compiler.ir import Strategy
-from rebal.compiler.run_size import RunSize, human_bytes, human_seconds
+from rebal.compiler.run_size import RunSize, human_bytes, human_seconds, run_size
 from rebal.compiler.words import figure, pct
 from rebal.dsl.render import visible
 
@@ -57,47 +59,8 @@ __all__ = [
 FORMATS = ("text", "json")
 PROGRESS_MIN_PATH_STEPS = 5_000_000  # show a progress bar above this much work (TTY only)
 ESTIMATE_MIN_SECONDS = 2.0  # text mode says how long a run will take above this estimate
-PROGRESS_LINE_AFTER_S = 5.0  # without a TTY, a progress line every 10% once a run takes this
-_SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
-@contextlib.contextmanager
-def _progress(err: TextIO, show: bool, label: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A `(done, total)` callback drawing a rich progress bar on `err`, or None."""
-    if not show:
-        yield None
-        return
-    try:
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-    except ImportError:
-        yield None
-        return
-    progress = Progress(
-        TextColumn(label),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeRemainingColumn(),
-        console=Console(file=err),
-        transient=True,
-    )
-    with progress:
-        task = progress.add_task(label, total=None)
-
-        def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        yield update
-
-
-def _isatty(stream: TextIO) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
-
-
-# ------------------------------------------------------------------------- output
 
 
 def _cell(v: Any) -> str:
@@ -133,8 +96,10 @@ def _param_cell(name: str, v: float) -> str:
     return _duration(v) if name in ("every", "cooldown") else _cell(v)
 
 
-def _table(out: TextIO, title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """A table through rich when it is installed, else plain aligned text."""
+def _table(out: TextIO, title: str, headers: Sequence[str], rows: Sequence[Sequence[str]],
+           width: int | None = None) -> None:
+    """A table through rich when it is installed, else plain aligned text; `width` is the
+    console width rich draws in (default: 100, or the title's length)."""
     try:
         from rich.console import Console
         from rich.table import Table
@@ -160,7 +125,7 @@ def _table(out: TextIO, title: str, headers: Sequence[str], rows: Sequence[Seque
         table.add_column(h, justify="left" if i == 0 else "right")
     for r in rows:
         table.add_row(*r)
-    Console(file=out, width=max(100, len(title) + 4)).print(table)
+    Console(file=out, width=width or max(100, len(title) + 4)).print(table)
 
 
 def _print_summary(out: TextIO, s: dict[str, Any], result: SimResult) -> None:
@@ -249,14 +214,6 @@ class RequestError(Exception):
         self.code = code
 
 
-class RunStopped(Exception):
-    """The run was stopped before it finished (a deadline or a signal); nothing is printed."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 @dataclass(frozen=True)
 class SimRequest:
     """A `rebal simulate` invocation, checked: what to run and how to present it."""
@@ -272,6 +229,7 @@ class SimRequest:
     base_dir: str | Path | None = None
     allow_paths: tuple[str, ...] = ()
     max_seconds: float | None = None
+    cluster: Any = None  # None: in process; a distributed.ClusterSpec or an open Client
 
     @property
     def work(self) -> float:
@@ -294,8 +252,11 @@ class Outcome:
 def parse_request(ir: Any, venue: str, *, paths: int | None = None, seed: int | None = None,
                   fmt: str = "text", report: str | None = None, sweep: Sequence[str] = (),
                   base_dir: str | Path | None = None, allow_paths: Sequence[str | Path] = (),
-                  max_seconds: float | None = None) -> SimRequest:
-    """Check the flags against the spec; RequestError (exit 1 or 2) says what is wrong."""
+                  max_seconds: float | None = None, cluster: Any = None) -> SimRequest:
+    """Check the flags against the spec; RequestError (exit 1 or 2) says what is wrong.
+
+    ``cluster``: None (in process), ``local``, ``local:N``, ``tcp://HOST:PORT`` or an open
+    ``distributed.Client``."""
     if fmt not in FORMATS:
         raise RequestError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}", 2)
     if paths is not None and paths < 1:
@@ -314,94 +275,96 @@ def parse_request(ir: Any, venue: str, *, paths: int | None = None, seed: int | 
         raise RequestError(str(exc), 2) from None
     from rebal.backends.sim.report import SAMPLE_PATHS  # light: the report module's constant
 
-    try:
-        size = check_fits(ir, cfg, paths, SAMPLE_PATHS if report else 0)
-    except SimulationError as exc:
-        raise RequestError(str(exc), 1) from None
+    where = _cluster(cluster)
+    samples = SAMPLE_PATHS if report else 0
+    if where is not None:  # each worker checks its own chunk's memory (engine.simulate)
+        size = run_size(ir, cfg, paths, samples)
+    else:
+        try:
+            size = check_fits(ir, cfg, paths, samples)
+        except SimulationError as exc:
+            raise RequestError(str(exc), 1) from None
     return SimRequest(ir, venue, size, paths, seed, fmt, report, plan, base_dir,
-                      tuple(str(a) for a in allow_paths), max_seconds)
+                      tuple(str(a) for a in allow_paths), max_seconds, where)
 
 
-class _Watch:
-    """Called before every step: stops the run at the deadline or on a signal, and writes a
-    plain progress line every 10% on a long run when `err` is not a terminal."""
+def _cluster(cluster: Any) -> Any:
+    """``cluster`` checked: None, a parsed ClusterSpec, or the open client given."""
+    if cluster is None or not isinstance(cluster, str):
+        return cluster
+    from rebal.backends.sim.distributed import ClusterError, parse_cluster  # no dask import
 
-    def __init__(self, req: SimRequest, err: TextIO, lines: bool) -> None:
-        self.started = time.monotonic()
-        self.deadline = self.started + req.max_seconds if req.max_seconds else None
-        self.signal: int | None = None
-        self.err, self.lines, self.label = err, lines, f"simulate {req.venue}"
-        self._next_tenth = 1
-
-    def __call__(self, k: int, n: int) -> None:
-        if self.signal is not None:
-            name = signal.Signals(self.signal).name
-            raise RunStopped(f"stopped by {name} at step {k:,} of {n:,}; nothing was written",
-                             _SIGNAL_EXIT.get(self.signal, 1))
-        now = time.monotonic()
-        if self.deadline is not None and now > self.deadline:
-            raise RunStopped(f"stopped after {now - self.started:.3g} s (--max-seconds) at step "
-                             f"{k:,} of {n:,}; nothing was written", 1)
-        if self.lines and n and k * 10 >= self._next_tenth * n:
-            self._next_tenth = k * 10 // n + 1
-            elapsed = now - self.started
-            if elapsed >= PROGRESS_LINE_AFTER_S and k < n:
-                left = elapsed * (n - k) / max(k, 1)
-                self.err.write(f"{self.label}: {100 * k // n}% (step {k:,} of {n:,}), "
-                               f"{human_seconds(elapsed)} elapsed, about {human_seconds(left)} "
-                               "left\n")
-                self.err.flush()
-
-
-@contextlib.contextmanager
-def _signals(watch: _Watch) -> Iterator[None]:
-    """SIGINT and SIGTERM stop the run at the next step (main thread only; else unchanged)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum: int, _frame: object) -> None:
-        watch.signal = signum
-
-    previous = {s: signal.signal(s, stop) for s in _SIGNAL_EXIT}
     try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        return parse_cluster(cluster)
+    except ClusterError as exc:
+        raise RequestError(str(exc), 2) from None
 
 
 def run_request(req: SimRequest, err: TextIO) -> Outcome:
     """Run what `req` asks; SimulationError (refused) or RunStopped (deadline, signal)."""
     from rebal.backends.sim import engine
 
-    tty = _isatty(err)
+    tty = isatty(err)
     show = tty and req.work >= PROGRESS_MIN_PATH_STEPS
-    watch = _Watch(req, err, lines=not tty)
+    watch = Watch(req.max_seconds, f"simulate {req.venue}", err, lines=not tty)
     options: dict[str, Any] = {"base_dir": req.base_dir, "allow_paths": req.allow_paths,
                                "on_step": watch}
     outcome = Outcome()
-    with _signals(watch):  # before the estimate: once it shows, a signal stops cleanly
+    with stop_on_signals(watch):  # before the estimate: once it shows, a signal stops cleanly
         estimate = req.size.seconds * max(req.work / max(req.size.path_steps, 1), 1.0)
         if req.fmt == "text" and estimate >= ESTIMATE_MIN_SECONDS:
+            where = ("of one core's work, shared by the cluster's workers"
+                     if req.cluster is not None else
+                     f"(rough, one idle core), {human_bytes(req.size.bytes)} of memory")
             err.write(f"simulating {req.size.paths:,} paths x {req.size.steps:,} steps: about "
-                      f"{human_seconds(estimate)} (rough, one idle core), "
-                      f"{human_bytes(req.size.bytes)} of memory"
+                      f"{human_seconds(estimate)} {where}"
                       + (f"; stops after {req.max_seconds:g} s (--max-seconds)"
                          if req.max_seconds else "") + "\n")
-        if req.sweep is not None:
-            with _progress(err, show, f"sweep {len(req.sweep.points)} points") as cb:
+        if req.cluster is not None:
+            _run_on_cluster(req, err, watch, show, outcome)
+        elif req.sweep is not None:
+            with progress_bar(err, show, f"sweep {len(req.sweep.points)} points") as cb:
                 outcome.sweep = run_sweep(req.strategy, req.venue, req.sweep, paths=req.paths,
                                           seed=req.seed, on_point=cb, **options)
-        if req.sweep is None or req.report:
+        if req.cluster is None and (req.sweep is None or req.report):
             from rebal.backends.sim.report import SAMPLE_PATHS
 
-            with _progress(err, show and req.sweep is None, f"simulate {req.venue}") as cb:
+            with progress_bar(err, show and req.sweep is None, f"simulate {req.venue}") as cb:
                 outcome.result = engine.simulate(
                     req.strategy, req.venue, paths=req.paths, seed=req.seed,
                     sample_paths=SAMPLE_PATHS if req.report else 0, progress=cb, **options)
     outcome.elapsed_s = time.monotonic() - watch.started
     return outcome
+
+
+def _run_on_cluster(req: SimRequest, err: TextIO, watch: Watch, show: bool,
+                    outcome: Outcome) -> None:
+    """The sweep's points and the plain (or report) run as one submission to the cluster."""
+    from rebal.backends.sim import runner
+    from rebal.backends.sim.distributed import ClusterError
+    from rebal.backends.sim.report import SAMPLE_PATHS
+
+    common: dict[str, Any] = {"paths": req.paths, "seed": req.seed, "base_dir": req.base_dir,
+                              "allow_paths": req.allow_paths}
+    jobs = [runner.Job(v, req.venue, **common) for v in (req.sweep.variants if req.sweep else ())]
+    if req.sweep is None or req.report:
+        jobs.append(runner.Job(req.strategy, req.venue, sample_paths=SAMPLE_PATHS if req.report
+                               else 0, **common))
+    label = f"sweep {len(jobs)} points" if req.sweep else f"simulate {req.venue}"
+    try:
+        with progress_bar(err, show, label) as cb:
+            results = runner.simulate_all(jobs, cluster=req.cluster, progress=cb,
+                                          check=watch.poll)
+    except ClusterError as exc:
+        watch.poll(0, 0)  # a worker stopped by the same Ctrl-C: report the signal
+        raise RequestError(str(exc), 1) from None
+    if req.sweep is not None:
+        n = len(req.sweep.points)
+        outcome.sweep = sweep_result(req.strategy, req.venue, req.sweep, results[:n],
+                                     elapsed_s=time.monotonic() - watch.started)
+        results = results[n:]
+    if results:
+        outcome.result = results[0]
 
 
 def present(req: SimRequest, outcome: Outcome, out: TextIO, err: TextIO) -> int:
@@ -442,19 +405,22 @@ def run_simulate(
     base_dir: str | Path | None = None,
     allow_paths: Sequence[str | Path] = (),
     max_seconds: float | None = None,
+    cluster: Any = None,
 ) -> int:
     """Simulate `ir` on sim venue `venue` and print the result; returns the exit code.
 
     `base_dir` is the spec file's folder: a relative `model replay "file.csv"` is read from
     there (None: from the current directory), and only from there or an `allow_paths` folder.
     `max_seconds` stops the run (exit 1, nothing printed on `out`) once it has run that long.
+    `cluster` (``local``, ``local:N``, ``tcp://HOST:PORT`` or an open ``distributed.Client``)
+    runs the simulation and the sweep's points on Dask: the same numbers, JSON and report.
     """
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     try:
         req = parse_request(ir, venue, paths=paths, seed=seed, fmt=fmt, report=report,
                             sweep=sweep, base_dir=base_dir, allow_paths=allow_paths,
-                            max_seconds=max_seconds)
+                            max_seconds=max_seconds, cluster=cluster)
         outcome = run_request(req, err)
     except (RequestError, RunStopped) as exc:
         err.write(f"error: {visible(str(exc))}\n")

@@ -39,6 +39,7 @@ RETRIES = 2  # extra attempts of a task that raised (worker deaths are reschedul
 MIN_CHUNK_PATHS = 4 * BLOCK_PATHS  # a chunk pays the engine's fixed cost per step once
 CHUNKS_PER_WORKER = 2
 CONNECT_TIMEOUT_S = 30.0
+POLL_S = 0.05  # how often collect() calls its check while no chunk has finished
 
 _LOCAL = re.compile(r"^local(?::(\d+))?$")
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ws|wss)://\S+$")
@@ -162,13 +163,16 @@ def submit(client: Any, runs: Sequence[RunInput], *, blocks_per_chunk: int | Non
 
 
 def collect(client: Any, sub: Submitted, *,
-            progress: Callable[[int, int], None] | None = None) -> list[SimResult]:
+            progress: Callable[[int, int], None] | None = None,
+            check: Callable[[int, int], None] | None = None) -> list[SimResult]:
     """Wait for a submission's chunks as they complete and merge each run exactly.
 
-    ``progress(done, total)`` counts paths of finished chunks over all runs. Each result's
-    ``elapsed_s`` is the wall-clock time from submission until its last chunk arrived.
-    Raises SimulationError for a spec the engine refuses, ClusterError when the cluster fails
-    the run; on any exception (KeyboardInterrupt included) every future is cancelled first.
+    ``progress(done, total)`` counts paths of finished chunks over all runs. ``check(done,
+    total)`` is called about every :data:`POLL_S` seconds while waiting and may raise to stop
+    the run (a deadline, a signal). Each result's ``elapsed_s`` is the wall-clock time from
+    submission until its last chunk arrived. Raises SimulationError for a spec the engine
+    refuses, ClusterError when the cluster fails the run; on any exception (KeyboardInterrupt
+    included) every future is cancelled first.
     """
     dd = _distributed()
     total = sum(r.paths for r in sub.runs)
@@ -177,18 +181,26 @@ def collect(client: Any, sub: Submitted, *,
     left = [len(p) for p in sub.plans]
     done = 0
     try:
-        for fut in dd.as_completed(list(sub.chunks)):
-            i, j, c = sub.chunks[fut]
-            got = _result(fut, dd)
-            if isinstance(got, SimulationError):
-                raise got
-            parts[i][j] = got
-            left[i] -= 1
-            if not left[i]:
-                finished[i] = time.perf_counter() - sub.started
-            done += c.paths
-            if progress is not None:
-                progress(done, total)
+        pending = dd.as_completed(list(sub.chunks))
+        while not pending.is_empty():
+            ready = pending.next_batch(block=check is None)
+            if not ready:
+                assert check is not None
+                check(done, total)
+                time.sleep(POLL_S)
+                continue
+            for fut in ready:
+                i, j, c = sub.chunks[fut]
+                got = _result(fut, dd)
+                if isinstance(got, SimulationError):
+                    raise got
+                parts[i][j] = got
+                left[i] -= 1
+                if not left[i]:
+                    finished[i] = time.perf_counter() - sub.started
+                done += c.paths
+                if progress is not None:
+                    progress(done, total)
     except BaseException:
         client.cancel([*sub.chunks, *sub.shared], force=True)
         raise
@@ -199,6 +211,7 @@ def collect(client: Any, sub: Submitted, *,
 
 def simulate_runs(client: Any, runs: Sequence[RunInput], *,
                   progress: Callable[[int, int], None] | None = None,
+                  check: Callable[[int, int], None] | None = None,
                   blocks_per_chunk: int | None = None,
                   workers: Sequence[str] | None = None) -> list[SimResult]:
     """Simulate every run on the cluster (:func:`submit`, then :func:`collect`); results in
@@ -206,7 +219,7 @@ def simulate_runs(client: Any, runs: Sequence[RunInput], *,
     if not runs:
         return []
     sub = submit(client, runs, blocks_per_chunk=blocks_per_chunk, workers=workers)
-    return collect(client, sub, progress=progress)
+    return collect(client, sub, progress=progress, check=check)
 
 
 def _result(fut: Any, dd: Any) -> SimResult | SimulationError:

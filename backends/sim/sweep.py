@@ -50,6 +50,7 @@ __all__ = [
     "parse_sweep",
     "run_sweep",
     "sweep_json",
+    "sweep_result",
 ]
 
 PARAMETERS: dict[str, str] = {
@@ -327,20 +328,25 @@ def run_sweep(
 
         simulate = engine_simulate
     plan = axes if isinstance(axes, SweepPlan) else SweepPlan.of(ir, axes)
-    points_params, variants, axes = plan.points, plan.variants, plan.axes
-    total = len(points_params)
+    variants, total = plan.variants, len(plan.points)
     sim = simulate
 
     def one(i: int) -> SimResult:
         return sim(variants[i], venue, paths=paths, seed=seed, **options)
 
-    summaries: list[dict[str, Any]] = []
     results: list[SimResult] = []
     for k, res in enumerate(map_fn(one, range(total)), start=1):
         results.append(res)
-        summaries.append(summarize(res))
         if on_point is not None:
             on_point(k, total)
+    return sweep_result(ir, venue, plan, results)
+
+
+def sweep_result(ir: Strategy, venue: str, plan: SweepPlan, results: Sequence[SimResult], *,
+                 elapsed_s: float | None = None) -> SweepResult:
+    """The sweep from its points' results, in grid order (however they were run: in process
+    or on a cluster); ``elapsed_s`` defaults to the sum of the points' times."""
+    summaries = [summarize(res) for res in results]
     costs = [s["metrics"]["cost"]["total"] for s in summaries]
     tes = [s["metrics"]["tracking_error"]["mean"] for s in summaries]
     eff = _efficient(list(zip(costs, tes, strict=True)))
@@ -355,17 +361,17 @@ def run_sweep(
             efficient=f,
             summary=s,
         )
-        for p, c, e, s, f in zip(points_params, costs, tes, summaries, eff, strict=True)
+        for p, c, e, s, f in zip(plan.points, costs, tes, summaries, eff, strict=True)
     )
     first = results[0] if results else None
     return SweepResult(
         strategy=ir.name,
         venue=venue,
-        params=tuple(a.name for a in axes),
+        params=tuple(a.name for a in plan.axes),
         paths=int(first.paths) if first else 0,
         steps=int(first.steps) if first else 0,
         seed=int(first.seed) if first else 0,
-        elapsed_s=float(sum(r.elapsed_s for r in results)),
+        elapsed_s=float(sum(r.elapsed_s for r in results)) if elapsed_s is None else elapsed_s,
         points=pts,
         numeraire=first.numeraire if first else "",
         target_unit=first.target_unit if first else "",
