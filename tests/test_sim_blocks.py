@@ -46,9 +46,13 @@ def same_result(a: engine.SimResult, b: engine.SimResult) -> None:
     assert (a.paths, a.steps, a.seed, a.book_value0) == (b.paths, b.steps, b.seed, b.book_value0)
     assert (a.samples is None) == (b.samples is None)
     if a.samples is not None and b.samples is not None:
-        for f in ("t_s", "spot", "measure", "band_lo", "band_hi", "equity"):
+        for f in ("t_s", "spot", "measure", "band_lo", "band_hi", "equity", "rows_measure",
+                  "rows_lo", "rows_hi"):
             assert np.array_equal(getattr(a.samples, f), getattr(b.samples, f), equal_nan=True), f
         assert a.samples.trades == b.samples.trades
+        assert a.samples.trade_rows == b.samples.trade_rows
+        assert (a.samples.row_labels, a.samples.row_units) == (b.samples.row_labels,
+                                                               b.samples.row_units)
 
 
 def test_block_streams_are_the_spawned_children_of_the_seed() -> None:

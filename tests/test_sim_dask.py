@@ -22,9 +22,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from distributed import Client, LocalCluster
+from test_sim_blocks import same_result as same
 
 from rebal.backends.sim import chunked, distributed, engine, runner
 from rebal.backends.sim.command import run_simulate
@@ -66,18 +66,6 @@ def short(stem: str, venue: str, steps: int = 40, paths: int | None = None) -> i
     venues = tuple(v.model_copy(update={"config": cfg.model_copy(update=update)})
                    if v.name == venue else v for v in s.venues)
     return s.model_copy(update={"venues": venues})
-
-
-def same(a: engine.SimResult, b: engine.SimResult) -> None:
-    for name in chunked.PER_PATH:
-        assert np.array_equal(getattr(a, name), getattr(b, name)), name
-    assert a.refusals == b.refusals
-    assert (a.paths, a.steps, a.seed) == (b.paths, b.steps, b.seed)
-    if a.samples is not None or b.samples is not None:
-        assert a.samples is not None and b.samples is not None
-        assert np.array_equal(a.samples.equity, b.samples.equity)
-        assert np.array_equal(a.samples.spot, b.samples.spot)
-        assert a.samples.trades == b.samples.trades
 
 
 def untimed(obj: Any) -> Any:
