@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from distributed import Client, LocalCluster
 from test_sim_blocks import same_result as same
+from test_sim_blocks import tight_leverage
 
 from rebal.backends.sim import chunked, distributed, engine, runner
 from rebal.backends.sim.command import run_simulate
@@ -58,6 +59,11 @@ def short(stem: str, venue: str, steps: int = 40, paths: int | None = None) -> i
     """The example with its sim venue cut to ``steps`` steps (and ``paths`` paths)."""
     s, _ = compile_file(SPECS / f"{stem}.rebal")
     assert isinstance(s, ir.Strategy)
+    return cut(s, venue, steps, paths)
+
+
+def cut(s: ir.Strategy, venue: str, steps: int = 40, paths: int | None = None) -> ir.Strategy:
+    """``s`` with its sim venue cut to ``steps`` steps (and ``paths`` paths)."""
     cfg = s.venue(venue).config
     assert isinstance(cfg, ir.SimConfig)
     update: dict[str, Any] = {"horizon_s": cfg.step_s * Decimal(steps)}
@@ -100,8 +106,9 @@ def run(ir_: Any, venue: str, **kw: Any) -> tuple[int, str, str]:
 
 
 def test_example_specs_give_the_same_numbers_in_process_on_one_and_on_two_workers(
-        client: Client) -> None:
+        client: Client, tmp_path: Path) -> None:
     jobs = [(short(stem, venue), venue) for stem, venue in EXAMPLES]
+    jobs.append((cut(tight_leverage(tmp_path), "paper"), "paper"))  # the gate refuses orders in every chunk
     paths = 2_100  # three blocks, the last one 100 paths
     inproc = [engine.simulate(s, v, paths=paths, sample_paths=20, base_dir=SPECS) for s, v in jobs]
     runs = [chunked.prepare(s, v, paths=paths, sample_paths=20, base_dir=SPECS) for s, v in jobs]
@@ -112,6 +119,7 @@ def test_example_specs_give_the_same_numbers_in_process_on_one_and_on_two_worker
         same(a, b)
         same(a, c)
     assert all(r.trades.mean() > 0 for r in inproc)  # every run trades: nothing vacuous
+    assert inproc[-1].refusals["max leverage"] > 0  # refusal counts are merged, not lost
 
 
 def test_json_and_report_are_the_same_on_the_cluster(client: Client, tmp_path: Path) -> None:
