@@ -14,13 +14,19 @@ Control API (JSON in and out, no authentication, loopback only):
   "balances": {"ETH": 10}, "hedge_mode": false}``;
 * ``POST /_control/advance`` ``{"seconds": 3600}`` moves the venue clock;
 * ``POST /_control/book`` ``{"contract": "ETH-PERPETUAL" or "*", "depth": 500, "spread": 0.001}``.
+
+A client that goes away before its answer (it timed out during a ``timeout`` fault, or closed
+the connection) is expected, not an error: the server counts it (``dropped_clients`` in
+``/_control/state``) and logs one line on the ``rebal.emulators`` logger, never a traceback.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -32,6 +38,8 @@ from .faults import Fault, FaultBook, parse_fault
 from .ledger import Ledger, VenueReject
 
 __all__ = ["Request", "Response", "Server", "VenueAPI"]
+
+log = logging.getLogger("rebal.emulators")
 
 
 @dataclass
@@ -151,6 +159,15 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     owner: Server
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client gone mid-request (broken pipe, reset) is counted and logged in one line;
+        anything else is a bug of the emulator and keeps socketserver's traceback."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError):
+            self.owner.client_gone(client_address, exc)
+            return
+        super().handle_error(request, client_address)
+
 
 class Server:
     """An emulated venue on 127.0.0.1:``port`` (0: a free port), served from a thread."""
@@ -162,6 +179,8 @@ class Server:
         self.httpd.owner = self
         self._thread: threading.Thread | None = None
         self._thaw: threading.Timer | None = None
+        self.dropped_clients = 0  # connections the client closed before its answer
+        self._dropped_lock = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -182,6 +201,14 @@ class Server:
         self.httpd.server_close()
         if self._thaw is not None:
             self._thaw.cancel()
+
+    def client_gone(self, address: Any, exc: BaseException) -> None:
+        with self._dropped_lock:
+            self.dropped_clients += 1
+            n = self.dropped_clients
+        peer = ":".join(str(part) for part in tuple(address)[:2])
+        log.info("client %s went away before its answer (%s); %d so far", peer,
+                 type(exc).__name__, n)
 
     def freeze(self, seconds: float) -> None:
         market = self.api.ledger.market
@@ -212,7 +239,8 @@ class Server:
                 for name, a in ledger.accounts.items()
             }
         return {"venue": self.api.name, "time_ms": t_ms, "prices": prices,
-                "stale": ledger.market.frozen, "accounts": accounts, **self.faults.state()}
+                "stale": ledger.market.frozen, "accounts": accounts,
+                "dropped_clients": self.dropped_clients, **self.faults.state()}
 
     def control(self, req: Request) -> Response:
         try:

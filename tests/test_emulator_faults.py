@@ -92,3 +92,51 @@ def test_cli_refuses_bad_input_without_a_traceback() -> None:
         proc = subprocess.run([sys.executable, "-m", "rebal", "emulate", "binanceusdm", *args],
                               env=env, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 1 and why in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(("venue", "symbol", "amount"), [
+    ("binanceusdm", "ETH/USDT:USDT", 0.01), ("deribit", "ETH-PERPETUAL", 10.0)])
+def test_clients_that_go_away_are_one_line_each_never_a_traceback(
+        venue: str, symbol: str, amount: float) -> None:
+    """A soak-like fault mix against `rebal emulate` with real ccxt on a short timeout: the
+    client gives up on held requests (the server then writes to a closed socket) and on lost
+    answers; the emulator's stderr has one line per client gone, and no traceback."""
+    import ccxt
+
+    from rebal.backends.ccxt.client import Settings, make_client
+
+    env = {**os.environ, "REBAL_EMULATOR_API_KEY": "k", "REBAL_EMULATOR_SECRET": "s"}
+    proc = subprocess.Popen([sys.executable, "-m", "rebal", "emulate", venue, "--speed", "0",
+                             "--seed", "3"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split()[-1]
+        assert url.startswith("http://127.0.0.1:")
+        client = make_client(Settings(venue, "EMU", "k", "s", None, url, False),
+                             timeout_ms=200)
+        client.load_markets()
+        ctl = ControlClient(url)
+        for kind, on, p in (("timeout", "any", 0.3), ("drop", "any", 0.1),
+                            ("lost", "order", 0.4), ("error5xx", "any", 0.1)):
+            ctl.add_fault(kind, on=on, p=p, count=0, delay=0.4)
+        done = failed = 0
+        for i in range(30):
+            try:
+                if i % 2:
+                    client.create_order(symbol, "market", "buy", amount)
+                else:
+                    client.fetch_balance()
+                done += 1
+            except ccxt.BaseError:
+                failed += 1
+        state = ctl.state()
+    finally:
+        proc.send_signal(2)  # SIGINT: `rebal emulate` stops cleanly
+        _, err = proc.communicate(timeout=30)
+    kinds = {e["kind"] for e in state["fired"]}
+    assert {"timeout", "drop", "lost"} <= kinds and done > 0 and failed > 0
+    gone = [line for line in err.splitlines() if "went away before its answer" in line]
+    assert state["dropped_clients"] >= 1 and len(gone) >= state["dropped_clients"]
+    assert "Traceback" not in err and "Exception occurred" not in err, err[-2000:]
+    assert proc.returncode == 0

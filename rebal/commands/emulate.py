@@ -82,10 +82,19 @@ def run_emulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write(f"{args.venue} emulator listening on {emu.url}\n")
     out.write(f"control: {emu.url}/_control/state (key from ${KEY_ENV})\n")
     out.flush()
+    # one line on stderr per client that went away before its answer (a timeout fault)
+    import logging
+
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("emulator: %(message)s"))
+    log = logging.getLogger("rebal.emulators")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
     try:
         emu.server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        log.removeHandler(handler)
         emu.server.httpd.server_close()
     return 0
