@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .ledger import Contract, Ledger, Order, VenueReject
+from .margin import binance_brackets, binance_maintenance
 from .server import Request, Response
 
 __all__ = ["DEFAULT_BALANCES", "DEFAULT_SPOTS", "DEFAULT_VOLS", "BinanceAPI", "contracts"]
@@ -70,6 +71,9 @@ class BinanceAPI:
     def __init__(self, ledger: Ledger, credentials: dict[str, tuple[str, str]]) -> None:
         self.ledger = ledger
         self.credentials = credentials
+        # maintMargin from the symbol's leverage brackets (emulators/margin.py)
+        ledger.maintenance_rule = lambda c, size: binance_maintenance(
+            c.base, size * ledger.mark(c))
         P = Callable[[dict[str, str]], Any]
         self.public: dict[tuple[str, str], P] = {
             ("GET", "/fapi/v1/ping"): lambda p: {},
@@ -439,7 +443,8 @@ class BinanceAPI:
                     "unRealizedProfit": _num(led.unrealized(c, pos) if pos else 0.0),
                     "liquidationPrice": "0", "isolatedMargin": "0", "notional": _num(size * mark),
                     "marginAsset": "USDT", "isolatedWallet": "0", "initialMargin": _num(im),
-                    "maintMargin": _num(im * 0.5), "positionInitialMargin": _num(im),
+                    "maintMargin": _num(led.maintenance_of(c, size)),
+                    "positionInitialMargin": _num(im),
                     "openOrderInitialMargin": "0", "adl": 0, "bidNotional": "0",
                     "askNotional": "0", "leverage": str(acct.leverage.get(c.name, 20)),
                     "marginType": "cross", "updateTime": int(self._now())})
@@ -466,8 +471,5 @@ class BinanceAPI:
     def brackets(self, account: str, p: dict[str, str]) -> list[dict[str, Any]]:
         rows = [c for c in self.ledger.contracts.values()
                 if not p.get("symbol") or c.name == p["symbol"]]
-        return [{"symbol": c.name, "notionalCoef": 1.0, "brackets": [
-            {"bracket": 1, "initialLeverage": 125, "notionalCap": 50000, "notionalFloor": 0,
-             "maintMarginRatio": 0.004, "cum": 0.0},
-            {"bracket": 2, "initialLeverage": 20, "notionalCap": 10_000_000,
-             "notionalFloor": 50000, "maintMarginRatio": 0.025, "cum": 1050.0}]} for c in rows]
+        return [{"symbol": c.name, "notionalCoef": 1.0,
+                 "brackets": [dict(b) for b in binance_brackets(c.base)]} for c in rows]

@@ -29,6 +29,7 @@ from .deribit_market import (
     flag,
 )
 from .ledger import Contract, Ledger, Order, VenueReject
+from .margin import deribit_maintenance
 from .server import Request, Response
 
 __all__ = ["DEFAULT_BALANCES", "DEFAULT_SPOTS", "DEFAULT_VOLS", "DeribitAPI", "contracts"]
@@ -55,6 +56,7 @@ class DeribitAPI(DeribitMarketData):
     def __init__(self, ledger: Ledger, credentials: dict[str, tuple[str, str]]) -> None:
         self.ledger = ledger
         self.credentials = credentials  # api key -> (secret, account)
+        ledger.maintenance_rule = self._maintenance
         self.public: dict[str, Callable[[dict[str, str]], Any]] = {
             "get_time": lambda p: int(self._now()),
             "test": lambda p: {"version": "2.1.1"},
@@ -91,6 +93,12 @@ class DeribitAPI(DeribitMarketData):
             "get_position": lambda a, p: self._position(a, self._contract(p)),
             "get_user_trades_by_order": self.get_user_trades_by_order,
         }
+
+    def _maintenance(self, c: Contract, size: float) -> float:
+        """Coins of maintenance margin (emulators/margin.py: Deribit's standard margin)."""
+        if c.kind == "option":
+            return deribit_maintenance(c.base, "option", size, self.ledger.mark(c))
+        return deribit_maintenance(c.base, c.kind, self.ledger.notional(c, size))
 
     # ------------------------------------------------------------------ plumbing
 
@@ -354,7 +362,7 @@ class DeribitAPI(DeribitMarketData):
                                           else size * (mark - pos.avg_price), 10),
             "realized_profit_loss": pos.realized, "total_profit_loss": pos.realized,
             "initial_margin": led.margin_of(c, size), "maintenance_margin":
-            led.margin_of(c, size) * 0.5, "delta": round(coin_delta, 10), "leverage": 50,
+            led.maintenance_of(c, size), "delta": round(coin_delta, 10), "leverage": 50,
             "estimated_liquidation_price": None, "open_orders_margin": 0.0,
         }
         if c.kind == "option":

@@ -42,13 +42,13 @@ def contracts() -> list[Contract]:
     for coin, size, tick in (("ETH", 1.0, 0.05), ("BTC", 10.0, 0.5)):
         perp = Contract(f"{coin}-PERPETUAL", "perp", coin, "USD", coin, inverse=True,
                         contract_size=size, min_amount=size, amount_step=size, tick=tick,
-                        taker=0.0005, maker=0.0, initial_margin=0.02, spread=0.0002)
+                        taker=0.0005, maker=0.0, initial_margin=0.04, spread=0.0002)
         out.append(perp)
         for code in _EXPIRIES:
             out.append(Contract(f"{coin}-{code}", "future", coin, "USD", coin, inverse=True,
                                 contract_size=size, min_amount=size, amount_step=size,
                                 tick=tick, taker=0.0005, maker=0.0, expiry_ms=expiry_ms(code),
-                                initial_margin=0.02, spread=0.0004))
+                                initial_margin=0.04, spread=0.0004))
             step = 1.0 if coin == "ETH" else 0.1
             for k in _STRIKES[(coin, code)]:
                 for cp in ("C", "P"):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,6 +125,9 @@ class Ledger:
         self._funded_ms = market.clock.now_ms()
         self.partial_next: list[float] = []      # fractions for the next orders (fault)
         self.reject_next: list[str] = []         # reasons for the next orders (fault)
+        # the venue's maintenance margin of (contract, signed venue size), settle currency
+        # (emulators/margin.py); None: half the initial margin
+        self.maintenance_rule: Callable[[Contract, float], float] | None = None
 
     # ------------------------------------------------------------------ prices
 
@@ -198,9 +202,17 @@ class Ledger:
             return 0.0 if size >= 0 else 0.15 * self.notional(c, size)
         return c.initial_margin * self.notional(c, size)
 
+    def maintenance_of(self, c: Contract, size: float) -> float:
+        """Maintenance margin of a position, in the settle currency, by the venue's rule."""
+        if size == 0:
+            return 0.0
+        if self.maintenance_rule is not None:
+            return self.maintenance_rule(c, size)
+        return 0.5 * self.margin_of(c, size)
+
     def summary(self, acct: Account, ccy: str) -> dict[str, float]:
         """balance, equity, initial/maintenance margin, available funds, option value, upl."""
-        upl = opt = im = 0.0
+        upl = opt = im = mm = 0.0
         for (name, _), p in acct.positions.items():
             c = self.contracts[name]
             if c.settle != ccy or p.size == 0:
@@ -210,10 +222,11 @@ class Ledger:
             else:
                 upl += self.unrealized(c, p)
             im += self.margin_of(c, p.size)
+            mm += self.maintenance_of(c, p.size)
         balance = acct.balances.get(ccy, 0.0)
         equity = balance + upl + opt
         return {"balance": balance, "equity": equity, "upl": upl, "options_value": opt,
-                "initial_margin": im, "maintenance_margin": im * 0.5,
+                "initial_margin": im, "maintenance_margin": mm,
                 "available": equity - im}
 
     # ------------------------------------------------------------------ funding

@@ -25,7 +25,7 @@ from .client import Settings, make_client, settings_of
 from .dialect import Dialect, dialect_for
 from .errors import classify
 from .symbols import Mapped, map_instruments
-from .units import decimal_text
+from .units import decimal_text, maintenance_fraction
 
 __all__ = ["CcxtAdapter", "open_adapter"]
 
@@ -56,6 +56,8 @@ class CcxtAdapter:
         self.mapped: dict[str, Mapped] = map_instruments(strategy, venue, markets)
         self._by_symbol = {m.symbol: m for m in self.mapped.values()}
         self._call(self.dialect.setup, exchange, list(self.mapped.values()))
+        self._small_margin = self._call(self.dialect.margin_rates, exchange,
+                                        list(self.mapped.values()))
         self._index: dict[str, float] = {}
         self._cash = {n: s for n, s in venue.symbols.items()
                       if n in {i.name for i in strategy.instruments if i.kind == "cash"}}
@@ -86,7 +88,7 @@ class CcxtAdapter:
         balance = self._call(ex.fetch_balance)
         totals = {c: float(v) for c, v in (balance.get("total") or {}).items() if v is not None}
         equity = sum(v * (self._price(c) or 0.0) for c, v in totals.items())
-        positions, foreign, venue_positions = self._positions(totals)
+        positions, foreign, venue_positions, margin = self._positions(totals)
         mid, bid, ask, mark, iv, funding = {}, {}, {}, {}, {}, {}
         times = []
         for n, q in quotes.items():
@@ -111,14 +113,17 @@ class CcxtAdapter:
             iv=iv, funding=funding, price_time_s=now if times else None,
             open_orders=self._open_orders(),
             meta={n: m.meta(self._index[m.base]) for n, m in self.mapped.items()},
-            foreign=foreign, venue_positions=venue_positions)
+            foreign=foreign, venue_positions=venue_positions,
+            maintenance={**self._small_margin, **margin})
 
-    def _positions(self, totals: Mapping[str, float]
-                   ) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
-        """(underlying units, unmapped positions, venue amount units) per instrument."""
+    def _positions(self, totals: Mapping[str, float]) -> tuple[
+            dict[str, float], dict[str, float], dict[str, float], dict[str, float]]:
+        """(underlying units, unmapped positions, venue amount units, maintenance margin as a
+        fraction of notional) per instrument."""
         positions: dict[str, float] = {n: 0.0 for n in self.mapped}
         venue: dict[str, float] = {n: 0.0 for n in self.mapped}
         foreign: dict[str, float] = {}
+        held: dict[str, tuple[float, float]] = {}  # (maintenance, notional), numeraire
         for n, m in self.mapped.items():
             if m.instrument.kind == "spot":
                 positions[n] = venue[n] = float(totals.get(m.base, 0.0))
@@ -126,7 +131,7 @@ class CcxtAdapter:
             positions[n] = float(totals.get(ccy, 0.0))
         derivatives = [m.symbol for m in self.mapped.values() if m.instrument.kind != "spot"]
         if not derivatives:
-            return positions, foreign, venue
+            return positions, foreign, venue, {}
         for p in self._call(self.exchange.fetch_positions):
             contracts = float(p.get("contracts") or 0.0)
             if not contracts:
@@ -145,7 +150,16 @@ class CcxtAdapter:
                 qty = abs(contracts) * m.units.contract_size
             positions[m.name] += sign * qty
             venue[m.name] += sign * abs(contracts)  # ccxt's contracts: the venue's amount
-        return positions, foreign, venue
+            if m.instrument.kind in ("perp", "future"):
+                idx = self._index.get(m.base, 0.0)
+                mark = m.units.price_to_numeraire(p.get("markPrice"), idx) or idx
+                settle = self._price(str(m.market.get("settle") or "")) or 0.0
+                rate = maintenance_fraction(p, settle, qty * mark)
+                if rate is not None:  # both sides of a hedge-mode position: their sum
+                    mm, notional = held.get(m.name, (0.0, 0.0))
+                    held[m.name] = (mm + rate * qty * mark, notional + qty * mark)
+        margin = {n: mm / notional for n, (mm, notional) in held.items()}
+        return positions, foreign, venue, margin
 
     def _open_orders(self) -> dict[str, OrderStatus]:
         out: dict[str, OrderStatus] = {}

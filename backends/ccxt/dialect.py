@@ -5,7 +5,10 @@
   it already has, so the label is looked up (``private/get_order_state_by_label``, which
   also lists fully unfilled closed orders) before anything is sent again; Binance answers
   ``origClientOrderId`` per symbol (``-2013`` when it has no such order);
-* where bid/ask, mark, index, funding and implied vol are (one ``quote`` per market).
+* where bid/ask, mark, index, funding and implied vol are (one ``quote`` per market);
+* the maintenance margin rate of a small position (``margin_rates``: the lowest of ccxt's
+  unified leverage tiers where the exchange has them, Binance's leverage brackets; none on
+  Deribit, whose rule is not published through its API).
 """
 
 from __future__ import annotations
@@ -40,6 +43,20 @@ class Dialect:
 
     def order_params(self, side: str, reduce_only: bool) -> dict[str, Any]:
         return {"reduceOnly": True} if reduce_only else {}
+
+    def margin_rates(self, exchange: Any, mapped: Iterable[Mapped]) -> dict[str, float]:
+        """Maintenance margin rate of a small position per instrument (the lowest tier)."""
+        contracts = [m for m in mapped if m.instrument.kind in ("perp", "future")]
+        if not contracts or not exchange.has.get("fetchLeverageTiers"):
+            return {}
+        tiers = exchange.fetch_leverage_tiers([m.symbol for m in contracts])
+        out = {}
+        for m in contracts:
+            rows = tiers.get(m.symbol) or []
+            rate = rows[0].get("maintenanceMarginRate") if rows else None
+            if rate is not None:
+                out[m.name] = float(rate)
+        return out
 
     def client_id_of(self, order: Mapping[str, Any]) -> str:
         return str(order.get("clientOrderId") or "")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-__all__ = ["Sent", "VenueUnits", "decimal_text"]
+__all__ = ["Sent", "VenueUnits", "decimal_text", "maintenance_fraction"]
 
 
 def decimal_text(x: float) -> str:
@@ -130,3 +130,24 @@ class VenueUnits:
 
     def fee_to_numeraire(self, fee: float, fee_ccy: str | None, base: str, index: float) -> float:
         return fee * index if fee_ccy == base else fee
+
+
+def maintenance_fraction(position: Mapping[str, Any], settle_price: float,
+                         notional: float) -> float | None:
+    """The venue's maintenance margin of one ccxt position as a fraction of its notional
+    (``notional``: ``|qty| x mark`` in the numeraire; ``settle_price``: the numeraire price of
+    one unit of the position's settle currency, 1 for USDT, the index for Deribit's ETH).
+
+    The venue's own figure is read first: Binance ``maintMargin`` (USDT: the bracket's ratio x
+    notional less the bracket's ``cum``), Deribit ``maintenance_margin`` (in the coin). ccxt's
+    unified ``maintenanceMargin`` is the fallback only: for Binance it is the bracket ratio x
+    notional without ``cum``, which overstates the margin of every bracket above the first.
+    None: the venue states no figure, or the position has no notional.
+    """
+    info = position.get("info") or {}
+    raw = info.get("maintMargin", info.get("maintenance_margin"))
+    if raw is None:
+        raw = position.get("maintenanceMargin")
+    if raw is None or not notional > 0 or not settle_price > 0:
+        return None
+    return float(raw) * settle_price / notional

@@ -173,6 +173,10 @@ class Snapshot:
     # instrument -> signed position in the venue's own amount units (additive; USD contracts
     # of an inverse perp, coins otherwise), exact where ``positions`` moves with the price
     venue_positions: Mapping[str, float] = field(default_factory=dict)
+    # instrument -> maintenance margin as a fraction of its notional, as the venue states it
+    # for that instrument (additive; the venue's margin of the position held, else its rate
+    # for a small one); instruments not listed take ``maintenance_margin``
+    maintenance: Mapping[str, float] = field(default_factory=dict)
 
 
 @runtime_checkable

@@ -15,7 +15,9 @@ held (positions of their own, at the venue's mark), so the kernel sees what the 
 coin account holds, and counts its change since the first decision as delta.
 
 Venue facts (taker fee, amount step, maintenance margin, gas) are passed as the venue states
-them, so the kernel's ``max fee``, ``max gas`` and ``max gas cost`` read today's numbers.
+them, so the kernel's ``max fee``, ``max gas``, ``max gas cost`` and ``liquidation buffer``
+read today's numbers (maintenance margin per instrument, ``Snapshot.maintenance``, else the
+snapshot's one fraction; an instrument the venue states nothing for counts none).
 
 Per-asset volatility (``MarketView.vol``: option marks, ``implied_vol`` and the fallback of
 ``realized_vol``) is the venue's implied vol of the option nearest the money on that asset;
@@ -79,8 +81,11 @@ def market_view(layout: Layout, snap: Snapshot, fallback_vol: Mapping[str, float
             fee[i] = meta.taker_fee
             step[i] = meta.qty_step
     mm = None
-    if snap.maintenance_margin is not None:
-        mm = np.full(n_i, float(snap.maintenance_margin))
+    if snap.maintenance_margin is not None or snap.maintenance:
+        mm = np.full(n_i, float(snap.maintenance_margin or 0.0))
+        for i, name in enumerate(layout.instruments):
+            if name in snap.maintenance:
+                mm[i] = float(snap.maintenance[name])
     return MarketView(spot=spot, vol=vol, funding=funding, price_t=snap.price_time_s,
                       oracle=oracle, fee=fee if snap.meta else None, maintenance_margin=mm,
                       contract_size=step if snap.meta else None,
