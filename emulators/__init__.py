@@ -110,14 +110,16 @@ class Emulator:
                  vols: Mapping[str, float] | None = None,
                  balances: Mapping[str, float] | None = None,
                  faults: tuple[Fault | str, ...] = (), funding: float | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, start_s: float | None = None) -> None:
         if venue not in VENUES:
             raise ValueError(f"no emulator for {venue!r}; known: {', '.join(VENUES)}")
         if not api_key or not secret:
             raise ValueError("an emulator needs an API key and secret to check signatures")
         kit = VENUES[venue]()
         self.venue = venue
-        self.clock = Clock(speed)
+        # venue time starts now, or at ``start_s`` (epoch seconds: a simulator's start date,
+        # so options have the time to expiry they have there)
+        self.clock = Clock(speed, None if start_s is None else start_s * 1000.0)
         spec_funding: dict[str, float] = {}
         if spec is not None:
             if not sim_venue:

@@ -42,11 +42,12 @@ def environ(emu: Emulator) -> dict[str, str]:
 
 
 @contextmanager
-def deribit(spec: Path = SPEC, speed: float = 0.0, **kw: Any) -> Iterator[Emulator]:
-    """A Deribit emulator whose prices follow the spec's `paper` venue, clock moved by hand,
+def deribit(spec: Path = SPEC, speed: float = 0.0, sim_venue: str = "paper",
+            **kw: Any) -> Iterator[Emulator]:
+    """A Deribit emulator whose prices follow the spec's sim venue, clock moved by hand,
     holding the short straddle of the spec's book."""
     with Emulator("deribit", api_key=KEY, secret=SECRET, speed=speed, spec=spec,
-                  sim_venue="paper", **kw) as emu:
+                  sim_venue=sim_venue, **kw) as emu:
         emu.set_position(CALL, -10)
         emu.set_position(PUT, -10)
         yield emu

@@ -208,7 +208,8 @@ class CcxtAdapter:
         if m.base not in self._index:
             self.snapshot()
         idx = self._index[m.base]
-        sent = m.units.order(order.qty, order.limit_price, idx, order.limit_price or idx)
+        sent = m.units.order(order.qty, order.limit_price, idx,
+                             order.ref_price or order.limit_price or idx)
         if sent.amount <= 0:
             raise Rejected(f"{order.instrument}: {abs(order.qty):g} is below the venue's "
                            f"minimum on {m.venue_id}", code="below_min")

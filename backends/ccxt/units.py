@@ -116,13 +116,15 @@ class VenueUnits:
               reference_price: float) -> Sent:
         """The venue order for a signed underlying ``qty`` at ``limit_price`` (numeraire).
 
-        ``reference_price`` (numeraire per underlying) converts an inverse amount when the
-        order has no limit; ``index`` converts coin-priced options.
+        ``reference_price`` (numeraire per underlying: the price the order is expected to
+        fill near) converts an inverse amount: ``qty`` coins are ``qty x price`` USD at the
+        fill, so converting at the limit instead would buy ``max slippage`` too much (a buy's
+        limit is above the market) or sell too little; ``index`` converts coin-priced options.
         """
         side = "buy" if qty > 0 else "sell"
         venue_price = None if limit_price is None else self.price_to_venue(limit_price, index, side)
         num_price = self.price_to_numeraire(venue_price, index)
-        ref = num_price if num_price else reference_price
+        ref = reference_price if self.inverse or not num_price else num_price
         amount = self.amount_of(qty, ref)
         sent_qty = self.qty_of(amount, ref)
         return Sent(amount, venue_price, math.copysign(sent_qty, qty) if amount else 0.0,

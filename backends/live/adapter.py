@@ -106,6 +106,10 @@ class OrderRequest:
     limit_price: float | None  # numeraire per unit of underlying (None: market order)
     reduce_only: bool = False
     time_in_force: Literal["IOC", "GTC"] = "IOC"
+    # numeraire per unit of underlying: the price the decision was made at (additive; None:
+    # not known). An inverse contract's amount (USD) is converted from ``qty`` at this price,
+    # the one it is expected to fill near, not at the limit (``max slippage`` away)
+    ref_price: float | None = None
 
 
 @dataclass(frozen=True)

@@ -290,4 +290,5 @@ class LiveSession:
 
 def _request(o: OrderPlan) -> OrderRequest:
     return OrderRequest(client_id=o.client_id, instrument=o.instrument, qty=o.qty,
-                        limit_price=o.limit_price, reduce_only=o.reduce_only)
+                        limit_price=o.limit_price, reduce_only=o.reduce_only,
+                        ref_price=o.mid if o.mid > 0 else None)
