@@ -21,7 +21,8 @@ with the perp inside a 0.02 ETH band, 10 bps fee, 20,000 paths x 1,460 steps of 
 Subprocesses run with PYTHONDONTWRITEBYTECODE cleared, as on a user's machine, after one warm-up
 run that writes the bytecode caches (with it set, every process recompiles rebal's sources).
 Figures are printed, nothing is asserted. Run ``python benchmarks/bench_sim.py --paths 2000
---steps 365`` for a quick look.
+--steps 365`` for a quick look. ``--vs OTHER_PYTHON`` instead compares the engine on the job with
+another installation (an older checkout's ``.venv/bin/python``): see ``engine_compare.py``.
 """
 
 from __future__ import annotations
@@ -330,6 +331,11 @@ def main(argv: list[str] | None = None) -> None:
         help="call run_simulate in this process instead of the rebal command",
     )
     ap.add_argument("--skip-book", action="store_true")
+    ap.add_argument(
+        "--vs", metavar="PYTHON",
+        help="only compare the engine's time on the job with another installation's python "
+        "(e.g. an older checkout's .venv/bin/python), runs in turn, threads off then on")
+    ap.add_argument("--runs", type=int, default=5, help="runs per side for --vs")
     ap.add_argument("--loop-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.loop_only:  # the plain loop as a script, for numpy_loop_script
@@ -344,6 +350,16 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.paths:,} paths x {args.steps:,} steps of {STEP_H:g}h"
     )
     spec = JOB_SPEC.format(horizon_h=f"{args.steps * STEP_H:g}", paths=args.paths)
+    if args.vs:
+        from engine_compare import compare_engines
+
+        pythons = {"this": sys.executable, "vs": args.vs}
+        for threaded in (False, True):
+            print(f"engine on the job, {args.runs} runs each in turn, helper threads "
+                  f"{'on (where the installation has them)' if threaded else 'off'}:")
+            for line in compare_engines(pythons, spec, args.paths, args.runs, threaded):
+                print(line)
+        return
     how = "run_simulate in process" if args.in_process else "`rebal simulate` subprocess"
     res = run_rebal(spec, args.paths, args.in_process)
     m = res["metrics"]

@@ -190,7 +190,10 @@ class Valuer:
             s_a, v_a = spot[:, blk.asset], vol[:, blk.asset]
         const_vol = vol.strides[0] == 0  # one vol for every path (gbm, jump, replay)
         v0 = v_a[0]
-        vol_ok = bool(np.all(v0 > 0.0)) if const_vol else bool(np.all(v_a > 0.0))
+        if const_vol:  # one scalar (a single option) or one row to check
+            vol_ok = bool(v0 > 0.0) if n == 1 else bool(np.all(v0 > 0.0))
+        else:
+            vol_ok = bool(np.all(v_a > 0.0))
         strike: Any
         if not (self._strikes_ok and vol_ok):
             strike, call, t = blk.strike, blk.call, tau

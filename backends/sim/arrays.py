@@ -5,6 +5,8 @@ Both model modules build on these helpers, so neither imports the other's intern
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -25,6 +27,6 @@ def per_asset(name: str, values: ArrayLike, n: int) -> FloatArray:
 def check_dt(dt_years: float) -> float:
     """A step in years, positive and finite; ValueError otherwise."""
     dt = float(dt_years)
-    if not (dt > 0.0 and np.isfinite(dt)):
+    if not (dt > 0.0 and math.isfinite(dt)):
         raise ValueError(f"step must be positive and finite, got {dt_years!r}")
     return dt

@@ -79,6 +79,8 @@ class _Stochastic:
     public ``(paths, assets)`` arrays are transposed views (each asset's column contiguous).
     """
 
+    _vol_view: FloatArray | None = None  # the constant vol's (paths, assets) view, once made
+
     def __init__(
         self,
         assets: Sequence[str],
@@ -110,6 +112,7 @@ class _Stochastic:
         self.t = 0.0
         self._streams = BlockStreams(seed, self.paths, first_block)
         self._s = np.repeat(self.spot0[:, None], self.paths, axis=1)
+        self._vol_view = None
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -122,8 +125,11 @@ class _Stochastic:
 
     @property
     def vol(self) -> FloatArray:
-        """Instantaneous vol, shape ``(paths, assets)`` (a read-only view: constant here)."""
-        return np.broadcast_to(self.sigma, (self.paths, len(self.assets)))
+        """Instantaneous vol, shape ``(paths, assets)`` (a read-only view: constant here,
+        so the same view every step)."""
+        if self._vol_view is None:
+            self._vol_view = np.broadcast_to(self.sigma, (self.paths, len(self.assets)))
+        return self._vol_view
 
     def _normals(self) -> FloatArray:
         """Standard normals ``(assets, paths)`` correlated across assets.
@@ -147,7 +153,9 @@ class _Stochastic:
         if dt != self._dt:
             self._set_dt(dt)
             self._dt = dt
-        self._s = self._s * np.exp(self._log_return())
+        growth = self._log_return()  # a fresh array: exponentiated in place
+        np.exp(growth, out=growth)
+        self._s = self._s * growth  # a new array every step (the feed hands it out)
         self.t += dt
         return self._s.T
 
@@ -155,6 +163,7 @@ class _Stochastic:
         raise NotImplementedError
 
     def _log_return(self) -> FloatArray:
+        """Log returns of the step ``(assets, paths)``, in a fresh array the caller owns."""
         raise NotImplementedError
 
 
@@ -173,7 +182,10 @@ class GBMModel(_Stochastic):
         self._vol_sqdt = _col(self.sigma * np.sqrt(dt))
 
     def _log_return(self) -> FloatArray:
-        return self._drift_dt + self._vol_sqdt * self._normals()
+        z = self._normals()  # fresh: drift + vol sqrt(dt) z computed in it
+        np.multiply(self._vol_sqdt, z, out=z)
+        np.add(self._drift_dt, z, out=z)
+        return z
 
 
 class JumpModel(GBMModel):
