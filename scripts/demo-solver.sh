@@ -7,13 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
 ANVIL=${ANVIL:-node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil}
-SPEC=specs/eth_cppi_vault.rebal
+SPEC=specs/eth_cppi_vault.rebal  # the shared spec as written (same bytes)
 work=$(mktemp -d)
 trap 'kill "${solver_pid:-}" "${anvil_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 port=$("$BIN/python" -c 'from rebal.backends.chain.anvil import free_port; print(free_port())')
 "$ANVIL" --host 127.0.0.1 --port "$port" --silent & anvil_pid=$!
 export RPC_URL=http://127.0.0.1:$port
+# the spec's `intents` venue names no `rpc env`: it reads <VENUE>_RPC_URL
+export INTENTS_RPC_URL=$RPC_URL
 export KEEPER_KEY=0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6
 export REBAL_SOLVER_KEY=0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a
 for _ in $(seq 100); do

@@ -200,13 +200,28 @@ def test_plan_view_can_be_checked_with_an_independent_eip712_tool(env: Env) -> N
 
 
 def test_open_adapter_reads_settings_from_the_environment_only(env: Env) -> None:
-    environ = {"RPC_URL": env.chain.url, "KEEPER_KEY": TRADER_KEY,
+    # the spec's venue names no `rpc env`: the URL is in $INTENTS_RPC_URL (<VENUE>_RPC_URL)
+    assert env.venue.config.rpc_env is None  # type: ignore[union-attr]
+    environ = {"INTENTS_RPC_URL": env.chain.url, "KEEPER_KEY": TRADER_KEY,
                BOOK_URL_ENV: env.server.url}
     adapter = open_adapter(env.strategy, env.venue, environ)
     assert adapter.book.url == env.server.url and adapter.owner == env.trader.address
     with pytest.raises(Rejected) as missing:
-        open_adapter(env.strategy, env.venue, {"KEEPER_KEY": TRADER_KEY})
-    assert "RPC_URL" in str(missing.value) or "rpc env" in str(missing.value)
+        open_adapter(env.strategy, env.venue, {"KEEPER_KEY": TRADER_KEY, "RPC_URL": "x"})
+    assert "$INTENTS_RPC_URL" in str(missing.value)
+    # `rpc env NAME` names another variable
+    named = env.venue.model_copy(update={"config": env.venue.config.model_copy(
+        update={"rpc_env": "MY_NODE"})})
+    assert open_adapter(env.strategy, named, {**environ, "MY_NODE": env.chain.url}).owner
+    with pytest.raises(Rejected) as other:
+        open_adapter(env.strategy, named, environ)
+    assert "$MY_NODE" in str(other.value)
+    # no `oracle ETH` and no deployment naming one: refused before anything is read
+    blind = env.venue.model_copy(update={"config": env.venue.config.model_copy(
+        update={"oracles": {}})})
+    with pytest.raises(Rejected) as no_oracle:
+        open_adapter(env.strategy, blind, environ)
+    assert "no price feed for ETH" in str(no_oracle.value)
     with pytest.raises(Rejected) as cash_leg:
         env.adapter.submit(OrderRequest("rb-t-8-0-0", "USDC", 100.0, limit_price=1.0))
     assert TRADER_KEY[2:] not in str(cash_leg.value)

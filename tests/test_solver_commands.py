@@ -31,12 +31,15 @@ from rebal.backends.live.journal import Journal
 from rebal.backends.solver.local import settlement_at
 
 KEEPER_KEY, SOLVER_KEY = DEV_KEYS[3], DEV_KEYS[4]
+MAINNET_WETH = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"  # the spec's token address
 SECRETS = (KEEPER_KEY, KEEPER_KEY[2:], SOLVER_KEY, SOLVER_KEY[2:])
 
 
 def _env(chain: ChainEnv, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REBAL_")}
-    env.update(RPC_URL=chain.url, KEEPER_KEY=KEEPER_KEY, REBAL_SOLVER_KEY=SOLVER_KEY, **extra)
+    # the spec's `intents` venue names no `rpc env`: its RPC URL is $INTENTS_RPC_URL
+    env.update(INTENTS_RPC_URL=chain.url, KEEPER_KEY=KEEPER_KEY, REBAL_SOLVER_KEY=SOLVER_KEY,
+               **extra)
     return env
 
 
@@ -49,7 +52,7 @@ def _rebal(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 def _solver(env: dict[str, str], state: Path, texts: list[str]) -> Iterator[str]:
     """`rebal emulate solver` on the deployment's router and settlement; yields its URL."""
     proc = subprocess.Popen([sys.executable, "-m", "rebal", "emulate", "solver", "--rpc",
-                             env["RPC_URL"], "--state", str(state), "--interval", "0.2"],
+                             env["INTENTS_RPC_URL"], "--state", str(state), "--interval", "0.2"],
                             env=env, text=True, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     assert proc.stdout is not None
@@ -119,6 +122,8 @@ def test_intents_venue_from_deploy_to_settled_intent(chain: ChainEnv, tmp_path: 
                       "signature"):
             assert field in text
         assert view["digest"] in text and view["uid"] in text
+        # the order line names the token actually sold (the rehearsal's), not the spec's
+        assert f"({dep['tokens']['WETH']})" in text and MAINNET_WETH not in text
         ok("-v", "apply", str(plan), "--state", str(state))
         assert "nothing to do" in ok("-v", "run", *venue, "--once")  # inside the band now
     trades = settlement_at(chain.w3, dep["settlement"]).events.Trade().get_logs(
@@ -138,3 +143,17 @@ def test_intents_venue_from_deploy_to_settled_intent(chain: ChainEnv, tmp_path: 
     for t in texts:
         for secret in SECRETS:
             assert secret.lower() not in t.lower()
+
+
+def test_the_shared_spec_without_rpc_env_names_the_variable_it_reads(
+        chain: ChainEnv, tmp_path: Path) -> None:
+    """The spec's `intents` venue has no `rpc env`: every command reads $INTENTS_RPC_URL and,
+    when it is unset, says so in one line (no traceback)."""
+    env = _env(chain)
+    del env["INTENTS_RPC_URL"]
+    env["RPC_URL"] = chain.url  # the keeper venue's variable is not the intents venue's
+    venue = [str(CPPI), "--venue", "intents", "--state", str(tmp_path / "state")]
+    for args in (("keeper", "deploy", *venue, "--local"), ("plan", *venue)):
+        res = _rebal(env, *args)
+        assert res.returncode == 1, (args, res.stdout, res.stderr)
+        assert "$INTENTS_RPC_URL" in res.stderr and "Traceback" not in res.stderr, res.stderr

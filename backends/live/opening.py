@@ -5,6 +5,9 @@ package holds ``adapter.py`` with ``open_adapter(strategy, venue, environ)``; cr
 URLs come only from ``environ`` (the process environment). An opener that declares a
 ``state_dir`` keyword also gets the session's state folder (the keeper and solver read the
 ``deployment.json`` of a local rehearsal there); openers without it are called as before.
+An adapter whose ``venue`` attribute is an :class:`~rebal.compiler.ir.Venue` of the same name
+(the solver's, with a rehearsal's token addresses) gives the session that venue, so plans
+show the addresses actually used.
 """
 
 from __future__ import annotations
@@ -136,5 +139,10 @@ def open_session(strategy: ir.Strategy, venue_name: str, *, state_dir: str | Pat
     except BaseException:
         folder.unlock()
         raise
+    # an adapter that runs the venue with other addresses than the spec's (a local
+    # rehearsal's deployment.json) states it as ``venue``: the plan shows what is used
+    used = getattr(ad, "venue", None)
+    if isinstance(used, ir.Venue) and used.name == venue.name:
+        venue = used
     session = LiveSession(strategy, venue, ad, journal, ir_hash=ir_hash_of(strategy))
     return Opened(session, folder, journal, ad)

@@ -44,6 +44,7 @@ from rebal.compiler import ir
 
 from . import api
 from .appdata import client_id_of
+from .capabilities import rpc_env_of
 from .client import DEFAULT_URLS, OrderBookClient
 from .gpv2 import domain_separator, order_uid
 from .intents import Intent, IntentVenue, build_intent
@@ -293,12 +294,21 @@ def open_adapter(strategy: ir.Strategy, venue: ir.Venue, environ: Mapping[str, s
     venue = with_deployment(venue, state_dir)
     cfg = venue.config
     assert isinstance(cfg, ir.SolverConfig)
-    if not cfg.rpc_env or not environ.get(cfg.rpc_env):
-        raise Rejected(f"venue {venue.name} needs `rpc env NAME` with NAME set")
+    rpc_env = rpc_env_of(venue)
+    if not environ.get(rpc_env):
+        how = "its `rpc env`" if cfg.rpc_env else "a venue without `rpc env NAME` reads it there"
+        raise Rejected(f"venue {venue.name}: set ${rpc_env} to the chain's RPC URL ({how})")
     if not cfg.signer_env:
         raise Rejected(f"venue {venue.name} needs `signer env NAME`")
+    unpriced = sorted({i.underlying for i in strategy.instruments
+                       if i.name in venue.symbols and i.underlying not in cfg.oracles
+                       and not (i.kind == "cash" and i.underlying == strategy.numeraire)})
+    if unpriced:
+        raise Rejected(f"venue {venue.name} has no price feed for {', '.join(unpriced)}: add "
+                       f"`oracle {unpriced[0]} \"0x...\"` to the venue, or run it on a local "
+                       "rehearsal's --state (its deployment.json names the oracles)")
     signer = Signer.from_env(cfg.signer_env, dict(environ))
-    w3 = connect(environ[cfg.rpc_env], expect_chain=cfg.chain)
+    w3 = connect(environ[rpc_env], expect_chain=cfg.chain)
     url = environ.get(BOOK_URL_ENV) or DEFAULT_URLS.get(cfg.chain)
     if not url:
         raise Rejected(f"no order book known for chain {cfg.chain}: set {BOOK_URL_ENV}")

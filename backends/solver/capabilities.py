@@ -5,10 +5,20 @@ Light on purpose: `rebal check` imports this module, never web3 itself.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rebal.compiler.capabilities import VENUE_SETTINGS, Capabilities
 
 #: Venue settings a `via solver` block accepts: the compiler's table, written once.
 SETTINGS = VENUE_SETTINGS["solver"]
+
+
+def rpc_env_of(venue: Any) -> str:
+    """The environment variable holding a solver venue's RPC URL: its `rpc env NAME`, else
+    ``<VENUE>_RPC_URL`` (the venue's name upper-cased, e.g. ``INTENTS_RPC_URL``), as ccxt's
+    `account env` defaults to the venue's name."""
+    named = getattr(venue.config, "rpc_env", None)
+    return str(named) if named else f"{venue.name.upper().replace('-', '_')}_RPC_URL"
 
 _NO_DERIVATIVES = "intents swap ERC-20 tokens; a solver venue holds spot and cash only"
 

@@ -96,11 +96,16 @@ def _venue_env(s: Any, venue: str, args: argparse.Namespace) -> tuple[Any, str, 
     if v is None or not isinstance(v.config, ir.KeeperConfig | ir.SolverConfig):
         raise _Fail(f"`{venue}` is not a keeper or intents (solver) venue of {s.name}")
     c = v.config
-    rpc_url = os.environ.get(c.rpc_env or "")
+    rpc_env = c.rpc_env
+    if isinstance(c, ir.SolverConfig):  # no `rpc env`: <VENUE>_RPC_URL
+        from rebal.backends.solver.capabilities import rpc_env_of
+
+        rpc_env = rpc_env_of(v)
+    rpc_url = os.environ.get(rpc_env or "")
     key = os.environ.get(c.signer_env or "")
     owner_env = args.owner_env or c.signer_env or ""
     owner = os.environ.get(owner_env)
-    missing = [f"${n}" for n, val in ((c.rpc_env, rpc_url), (c.signer_env, key),
+    missing = [f"${n}" for n, val in ((rpc_env, rpc_url), (c.signer_env, key),
                                        (owner_env, owner)) if n and not val]
     if missing or not rpc_url or not key or not owner:
         raise _Fail(f"set {', '.join(sorted(set(missing))) or 'rpc env and signer env'} in "
@@ -138,9 +143,6 @@ def _do_deploy(s: Any, args: argparse.Namespace, out: TextIO) -> int:
     if intents and not args.local:
         raise _Fail(f"`{args.venue}` is an intents venue: `rebal keeper deploy` sets up its "
                     "vault, guard and a local Settlement for a rehearsal only (--local)")
-    if intents and not v.config.vault:
-        raise _Fail(f"`{args.venue}` names no `vault`: its intents are signed by the key "
-                    "itself (EIP-712), there is nothing to deploy")
     w3 = connect(rpc_url, expect_chain=None if args.local else v.config.chain)
     owner = Sender(w3, owner_key)
     keeper = Sender(w3, key).address
