@@ -15,8 +15,12 @@ Then, for each attempt:
    state is taken; still absent after the grace period, it is closed and the kernel decides
    afresh). A lookup that itself fails is retried (backoff with jitter).
 
-An order still ``open`` after its answer (a resting order, or a venue slow to match an IOC)
-is polled, then cancelled, so every step ends with final rows or ``unknown`` ones.
+An order still ``open`` after its answer (a venue slow to match an IOC) is polled, then
+cancelled, so every step ends with final rows or ``unknown`` ones. An adapter whose orders
+*rest* says how long with ``rest_s(status)`` (:func:`rest_s`, the one place this is read):
+the solver's intents rest until their ``validTo``, since solvers take seconds to minutes. Such
+an order is polled (backoff capped at ``cap_s``) until filled or until that time has passed
+on the policy's clock; only then is it looked up a last time and, if still open, cancelled.
 """
 
 from __future__ import annotations
@@ -27,10 +31,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .adapter import Adapter, OrderRequest, OrderStatus, Rejected, Transient
+from .adapter import Adapter, AdapterError, OrderRequest, OrderStatus, Rejected, Transient
 from .journal import Journal
 
-__all__ = ["RetryPolicy", "apply_status", "send_order"]
+__all__ = ["RetryPolicy", "apply_status", "rest_s", "send_order"]
 
 log = logging.getLogger("rebal.live")
 
@@ -50,10 +54,27 @@ class RetryPolicy:
     #: how long an unknown order the venue does not show may still be in flight there
     unknown_grace_s: float = 15.0
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic  # how long a resting order has waited
     rng: random.Random = random.Random()  # noqa: RUF009 - shared jitter source is fine
 
     def backoff(self, attempt: int) -> float:
         return self.rng.uniform(0.0, min(self.cap_s, self.base_s * 2 ** attempt))
+
+
+def rest_s(adapter: Adapter, st: OrderStatus) -> float | None:
+    """Seconds an open order may still rest at the venue before it is given up, as the
+    adapter states it (optional ``rest_s(status)``: the solver's intents rest until their
+    ``validTo``); None for an adapter that states none (ccxt's IOC orders, the keeper's
+    transactions): the policy's few polls, then a cancel."""
+    stated = getattr(adapter, "rest_s", None)
+    if st.final or not callable(stated):
+        return None
+    try:
+        got = stated(st)
+    except AdapterError as exc:
+        log.warning("order %s: how long it may rest is unknown (%s)", st.client_id, exc)
+        return None
+    return None if got is None else max(0.0, float(got))
 
 
 def apply_status(journal: Journal, st: OrderStatus) -> None:
@@ -122,11 +143,23 @@ def _look_up(adapter: Adapter, cid: str, policy: RetryPolicy, lookups: int
 
 def _finish(adapter: Adapter, journal: Journal, st: OrderStatus, policy: RetryPolicy
             ) -> OrderStatus | None:
-    """Poll an order that is still open, then cancel it: every step ends final."""
-    for k in range(policy.polls):
-        if st.final:
-            return st
-        policy.sleep(policy.poll_s * (k + 1))
+    """Poll an order that is still open (a resting one until its time is up), then cancel
+    it: every step ends final."""
+    wait = rest_s(adapter, st)
+    deadline = policy.clock() + wait if wait is not None else None
+    k = 0
+    while not st.final:
+        if deadline is None:
+            if k >= policy.polls:
+                break
+            pause = policy.poll_s * (k + 1)
+        else:
+            left = deadline - policy.clock()
+            if left <= 0.0 and k > 0:
+                break  # its validity is over: one last look above, then the cancel below
+            pause = max(0.0, min(left, policy.cap_s, policy.poll_s * (k + 1)))
+        policy.sleep(pause)
+        k += 1
         try:
             got = adapter.lookup(st.client_id)
         except (Transient, Rejected):

@@ -4,7 +4,8 @@ Run on start, after any ``unknown`` outcome, and every N steps (``live.md``):
 
 1. :func:`settle_rows`: every non-final journal row is looked up by client id. Found: the
    venue's state is taken (an order still open is cancelled: rebal's orders are IOC, a
-   resting one is left over from a crash). Absent: when it was never sent, or its last
+   resting one is left over from a crash; but one the adapter says may still rest, a
+   solver's intent before its ``validTo``, stays unsettled until it fills or expires). Absent: when it was never sent, or its last
    request is older than the grace period (no longer in flight), it never reached the venue;
    it is closed as ``expired`` and **not** re-sent (its decision is stale; the kernel decides
    afresh). A lookup that fails leaves the row as it is, to be settled next time.
@@ -26,7 +27,7 @@ from rebal.compiler import ir
 
 from .adapter import Adapter, Rejected, Snapshot, Transient
 from .driver import KernelDriver
-from .execution import apply_status
+from .execution import apply_status, rest_s
 from .journal import Journal, JournalOrder
 
 __all__ = ["Stray", "account_steps", "close", "fill_cost", "settle_rows", "strays", "tolerance"]
@@ -58,6 +59,9 @@ def settle_rows(adapter: Adapter, journal: Journal, grace_s: float = 15.0) -> in
             journal.event("reconcile", f"{row.client_id}: not at the venue; closed as expired")
             continue
         apply_status(journal, st)
+        if not st.final and (rest_s(adapter, st) or 0.0) > 0.0:
+            left += 1  # still resting at the venue until its validity ends: not cancelled
+            continue
         if not st.final:
             try:
                 done = adapter.cancel(row.client_id)

@@ -5,15 +5,20 @@ by the signer, or EIP-1271 for the venue's vault), remembers its UID *before* th
 posts it to the order book at ``$REBAL_ORDERBOOK_URL`` (default: CoW's own order book for
 the chain, :data:`~.client.DEFAULT_URLS`). ``lookup`` finds an intent by client id: by the
 UID it remembers, else by the ``appData`` document on the owner's orders (after a restart),
-so a lost POST answer is reconciled by UID before anything is re-sent. An intent that
-expires unfilled is reported ``expired``: the live layer re-plans, never re-sends blindly.
+so a lost POST answer is reconciled by UID before anything is re-sent. An open intent rests
+at the book until its ``validTo`` (:meth:`SolverAdapter.rest_s` tells the live layer so, since
+solvers take seconds to minutes); one that expires unfilled is reported ``expired``: the
+live layer re-plans, never re-sends blindly.
 ``cancel`` is CoW's signed off-chain cancellation for an EIP-712 owner and the on-chain
 ``invalidateOrder`` (through the vault) for an EIP-1271 one.
 
 A vault's intent is *placed* before it is posted (``Vault.place_intent``, a keeper
 transaction): the guard checks every rule of the spec, timing included, and counts the intent
 as a swap (cooldown, split period, ``max orders per``); the vault validates only placed
-intents. A placement the guard refuses is ``Rejected`` with the rule's reason.
+intents. A placement the guard refuses is ``Rejected`` with the rule's reason. Each intent is
+recorded (:mod:`.store`, in the state folder) before it is placed or posted: after a crash
+between the placement and the POST, ``lookup`` finds it placed on chain but not in the book
+and posts the very same signed order; an intent is never placed twice.
 
 A local rehearsal (``rebal keeper deploy SPEC --venue V --local``) writes ``deployment.json``
 to the state folder; :func:`open_adapter` reads it from ``state_dir`` and uses its chain,
@@ -22,8 +27,8 @@ settlement, vault, token and oracle addresses in place of the spec's mainnet one
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +54,7 @@ from .client import DEFAULT_URLS, OrderBookClient
 from .gpv2 import domain_separator, order_uid
 from .intents import Intent, IntentVenue, build_intent
 from .signing import Signer, sign_order
+from .store import IntentRecord, IntentStore
 
 __all__ = ["BOOK_URL_ENV", "SolverAdapter", "open_adapter"]
 
@@ -63,18 +69,14 @@ _STATES = {"open": "open", "presignaturePending": "open", "fulfilled": "filled",
 PLACE_GAS = 150_000
 GWEI = 1e9
 
-
-@dataclass
-class _Sent:
-    intent: Intent
-    uid: str
+log = logging.getLogger("rebal.solver")
 
 
 class SolverAdapter:
     name = "solver"
 
     def __init__(self, strategy: ir.Strategy, venue: ir.Venue, w3: Any, signer: Signer,
-                 book: OrderBookClient) -> None:
+                 book: OrderBookClient, *, state_dir: Path | None = None) -> None:
         cfg = venue.config
         assert isinstance(cfg, ir.SolverConfig)
         if not cfg.settlement:
@@ -86,7 +88,7 @@ class SolverAdapter:
         self.decimals = {name: int(at(w3, "Token", addr).functions.decimals().call())
                          for name, addr in venue.symbols.items()}
         self.iv = IntentVenue.of(strategy, venue, self.decimals)
-        self.sent: dict[str, _Sent] = {}
+        self.store = IntentStore(state_dir)  # what was signed, before it leaves
         self.tip_wei = int(GWEI)
         # an EIP-712 owner pays no gas (solvers do); a vault's keeper pays each placement
         self.gas_used = PLACE_GAS if self.iv.vault is not None else 0
@@ -167,45 +169,69 @@ class SolverAdapter:
         now = float(self.w3.eth.get_block("latest")["timestamp"])
         return [self.intent(o, now_s=now).plan_view() for o in orders]
 
-    def submit(self, order: OrderRequest) -> OrderStatus:
-        prior = self.sent.get(order.client_id)
-        now = float(self.w3.eth.get_block("latest")["timestamp"])
-        if prior is not None and prior.intent.order.valid_to > now:
-            intent = prior.intent  # the same bytes again: the same UID
-        else:
-            intent = self.intent(order, now_s=now)
-        uid = "0x" + intent.uid.hex()
-        self.sent[order.client_id] = _Sent(intent, uid)  # known before the request leaves
-        if self.iv.vault is not None:
-            self._place(intent)
-        body = api.order_creation(intent.signed_order, intent.app_data_doc)
+    def _chain_time(self) -> float:
         try:
-            got = self.book.post_order(body)
+            return float(self.w3.eth.get_block("latest")["timestamp"])
+        except Exception as exc:
+            raise Transient(f"reading the chain failed: {type(exc).__name__}") from None
+
+    def submit(self, order: OrderRequest) -> OrderStatus:
+        now = self._chain_time()
+        rec = self.store.get(order.client_id)
+        if rec is not None and rec.valid_to <= now:
+            if self._placed(rec):  # the guard counted it: one placement per client id
+                raise Rejected("this client id's intent was placed and expired; it is not "
+                               "placed again (the kernel re-plans)", code="expired")
+            rec = None  # never placed nor seen by the book (a send the venue refused)
+        if rec is None:
+            intent = self.intent(order, now_s=now)
+            assert intent.signed_order is not None
+            rec = IntentRecord(order.client_id, "0x" + intent.uid.hex(),
+                               "0x" + intent.signed_order.digest.hex(), intent.order.valid_to,
+                               api.order_creation(intent.signed_order, intent.app_data_doc))
+            self.store.put(rec)  # known (on disk) before it is placed or posted
+        if self.iv.vault is not None:
+            self._place(rec)
+        return self._post(rec)
+
+    def _post(self, rec: IntentRecord) -> OrderStatus:
+        """POST the recorded signed order (the same bytes every time: the same UID)."""
+        try:
+            got = self.book.post_order(rec.body)
         except Rejected as exc:
             if exc.code != "DuplicatedOrder":
                 raise
-            got = uid  # already there: this very intent was accepted before
-        if got.lower() != uid.lower():
+            got = rec.uid  # already there: this very intent was accepted before
+        if got.lower() != rec.uid.lower():
             raise Rejected(f"the order book answered UID {got[:18]}..., not the intent's")
-        found = self.lookup(order.client_id)
-        if found is None:
+        data = self.book.get_order(rec.uid)
+        if data is None:
             raise Transient("the order book accepted the intent but does not list it yet")
-        return found
+        return self._status(rec.client_id, data)
+
+    def rest_s(self, status: OrderStatus) -> float | None:
+        """How long an open intent may still rest at the order book: until its ``validTo``
+        (chain time), for solvers take seconds to minutes; the live layer neither cancels
+        it before then nor re-plans it until it is filled or expired."""
+        uid = bytes.fromhex(status.venue_id.removeprefix("0x")) if status.venue_id else b""
+        if len(uid) != 56:
+            return None
+        return max(0.0, int.from_bytes(uid[52:], "big") - self._chain_time())
 
     def _sender(self) -> Sender:
         if self._keeper is None:
             self._keeper = Sender(self.w3, self.signer.account.key, self.iv.chain_id)
         return self._keeper
 
-    def _place(self, intent: Intent) -> None:
+    def _place(self, rec: IntentRecord) -> None:
         """Place a vault's intent on chain (once per digest): the guard meters it like a swap."""
-        assert intent.signed_order is not None
+        order = api.parse_creation(rec.body)[0]
         vault = at(self.w3, "Vault", str(self.iv.vault))
         try:
-            if vault.functions.placed(intent.signed_order.digest).call():
-                return  # placed before (a re-send of the same bytes)
+            if vault.functions.placed(api.unhex(rec.digest)).call():
+                return  # placed before (a re-send of the same bytes, a restart)
             receipt = self._sender().transact(
-                vault.address, call_data(vault, "place_intent", intent.order.as_tuple()))
+                vault.address, call_data(vault, "place_intent", order.as_tuple()))
         except SendError as exc:
             if exc.kind == "revert":
                 raise Rejected(f"the vault refused the intent: {exc.reason or exc}",
@@ -218,14 +244,34 @@ class SolverAdapter:
         self.gas_used = int(receipt["gasUsed"])
 
     def lookup(self, client_id: str) -> OrderStatus | None:
-        sent = self.sent.get(client_id)
-        if sent is not None:
-            data = self.book.get_order(sent.uid)
-            return None if data is None else self._status(client_id, data)
+        rec = self.store.get(client_id)
+        if rec is not None:
+            data = self.book.get_order(rec.uid)
+            if data is not None:
+                return self._status(client_id, data)
+            if self._placed_unposted(rec):  # a crash between the placement and the POST
+                log.warning("intent %s is placed on chain but not in the order book; posting "
+                            "the same signed order (not placing it again)", client_id)
+                return self._post(rec)
+            return None
         for st in self._rebal_orders():
             if st.client_id == client_id:
                 return st
         return None
+
+    def _placed(self, rec: IntentRecord) -> bool:
+        """Whether a vault's intent is placed on chain (the guard counted it)."""
+        if self.iv.vault is None:
+            return False
+        try:
+            vault = at(self.w3, "Vault", str(self.iv.vault))
+            return bool(vault.functions.placed(api.unhex(rec.digest)).call())
+        except Exception as exc:
+            raise Transient(f"reading the vault failed: {type(exc).__name__}") from None
+
+    def _placed_unposted(self, rec: IntentRecord) -> bool:
+        """A vault's intent placed on chain, still valid (and not in the book: the caller)."""
+        return self._placed(rec) and rec.valid_to > self._chain_time()
 
     def cancel(self, client_id: str) -> OrderStatus | None:
         st = self.lookup(client_id)
@@ -312,6 +358,7 @@ def open_adapter(strategy: ir.Strategy, venue: ir.Venue, environ: Mapping[str, s
     url = environ.get(BOOK_URL_ENV) or DEFAULT_URLS.get(cfg.chain)
     if not url:
         raise Rejected(f"no order book known for chain {cfg.chain}: set {BOOK_URL_ENV}")
-    return SolverAdapter(strategy, venue, w3, signer, OrderBookClient(url))
+    return SolverAdapter(strategy, venue, w3, signer, OrderBookClient(url),
+                         state_dir=state_dir)
 
 

@@ -7,7 +7,11 @@ string), ``GET /api/v1/orders/{uid}``, ``GET /api/v1/account/{owner}/orders``, `
 
 Faults on demand, for the reliability tests: :attr:`BookServer.drop_post_answers` makes the
 next N POSTs be *accepted* and their answer lost (the connection is closed without a
-response), the "response lost after the order was accepted" case of ``live.md``.
+response), the "response lost after the order was accepted" case of ``live.md``;
+:attr:`BookServer.hold_posts` makes the next N POSTs wait (``held`` counts them) until
+:attr:`BookServer.release` is set and then be dropped unseen: the book never has the order,
+so a test can kill the client while its POST is in the air (a crash between a vault's
+placement and the POST).
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ class BookServer:
         self.book = book
         self.drop_post_answers = 0
         self.posts = 0  # POSTs received, for tests
+        self.hold_posts = 0
+        self.held = 0
+        self.release = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -72,6 +79,11 @@ class BookServer:
                 def go() -> tuple[int, Any]:
                     if self.path != "/api/v1/orders":
                         raise BookError(404, "NotFound", "no such route")
+                    if server.hold_posts > 0:
+                        server.hold_posts -= 1
+                        server.held += 1
+                        server.release.wait(120)
+                        return -1, None  # dropped: the book never saw it
                     server.posts += 1
                     body = self._body()
                     if not isinstance(body, dict):
