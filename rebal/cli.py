@@ -118,9 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = getattr(args, "handler", None) or globals()[f"_cmd_{args.command}"]
         code: int = handler(args, sys.stdout, sys.stderr)
         return code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C before a command's own handling: the shell's 128 + 2
         print("rebal: interrupted", file=sys.stderr)
-        return 2
+        return 130
     except BrokenPipeError:
         return 0
     except Exception:  # an internal error: say it is a bug, never a bare traceback

@@ -302,3 +302,25 @@ def test_a_bad_cluster_is_a_usage_error_and_no_scheduler_a_clear_one(tmp_path: P
     with pytest.raises(distributed.ClusterError, match="cannot reach the Dask scheduler"), \
             distributed.connect("tcp://127.0.0.1:9", timeout=1.0):
         pass
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            out += [int(x) for x in f.read().split()]
+    return out
+
+
+def test_ctrl_c_while_a_local_cluster_starts_exits_130(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches the whole process group, the starting worker processes
+    too: their failed start is reported as the signal (exit 130), never as exit 1 or 2."""
+    spec = spec_file(tmp_path, "20d", 12_000)
+    proc = subprocess.Popen([sys.executable, "-m", "rebal", "simulate", str(spec), "--venue",
+                             "paper", "--cluster", "local:2"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True)
+    wait_until(lambda: proc.poll() is not None or len(_children(proc.pid)) >= 2, 120)
+    os.killpg(proc.pid, signal.SIGINT)  # as the terminal does: rebal and its workers
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert out == "" and "error: stopped by SIGINT" in err, err

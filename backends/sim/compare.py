@@ -19,9 +19,10 @@ from typing import Any, TextIO
 from rebal.compiler.ir import SimConfig, Strategy
 from rebal.dsl.render import visible
 
-from .command import RequestError, SimRequest, _cell, _pct_cell, _table, parse_request
+from .command import RequestError, SimRequest, parse_request
 from .inputs import SimulationError, venue_problem
 from .metrics import summarize
+from .tables import cell, pct_cell, table
 from .watch import RunStopped, Watch, isatty, progress_bar, stop_on_signals
 
 __all__ = ["pick_venue", "run_compare"]
@@ -84,6 +85,11 @@ def run_compare(entries: Sequence[tuple[str, Any]], venue: str, *, paths: int | 
         err.write(f"error: {exc}\n")
         return exc.code
     except errors as exc:
+        try:  # workers stopped by the same Ctrl-C (a local cluster): report the signal
+            watch.stop_if_asked("the cluster's start or run")
+        except RunStopped as stop:
+            err.write(f"error: {stop}\n")
+            return stop.code
         err.write(f"error: {visible(str(exc))}\n")
         return 1
     rows = [(file, summarize(r)) for (file, _), r in zip(reqs, results, strict=True)]
@@ -99,16 +105,16 @@ def _print_comparison(out: TextIO, rows: Sequence[tuple[str, dict[str, Any]]],
                       ccys: Sequence[str]) -> None:
     headers = ("spec", "venue", "paths", "P&L mean", "P&L std", "ES 5%", "cost", "trades",
                "max DD p95", "liquidated")
-    table = []
+    lines = []
     for (file, s), ccy in zip(rows, ccys, strict=True):
         m = s["metrics"]
-        table.append((
+        lines.append((
             Path(file).stem, visible(f"{s['venue']} ({ccy})"), f"{s['paths']:,}",
-            _cell(m["pnl"]["mean"]), _cell(m["pnl"]["std"]), _cell(m["pnl"]["es95"]),
-            _cell(m["cost"]["total"]), _cell(m["trades"]["mean"]),
-            _pct_cell(m["max_drawdown"]["p95"]), _pct_cell(m["liquidations"]["fraction"]),
+            cell(m["pnl"]["mean"]), cell(m["pnl"]["std"]), cell(m["pnl"]["es95"]),
+            cell(m["cost"]["total"]), cell(m["trades"]["mean"]),
+            pct_cell(m["max_drawdown"]["p95"]), pct_cell(m["liquidations"]["fraction"]),
         ))
-    widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(headers)]
-    _table(out, f"{len(rows)} specs: P&L and cost per path in the venue's currency; "
-           "ES 5% = mean P&L of the worst 5% of paths", headers, table,
+    widths = [max(len(h), *(len(r[i]) for r in lines)) for i, h in enumerate(headers)]
+    table(out, f"{len(rows)} specs: P&L and cost per path in the venue's currency; "
+           "ES 5% = mean P&L of the worst 5% of paths", headers, lines,
            width=max(100, sum(widths) + 3 * len(widths) + 1))

@@ -102,12 +102,26 @@ def connect(cluster: str | ClusterSpec, *, timeout: float = CONNECT_TIMEOUT_S) -
         finally:
             client.close()
         return
+    with _local_cluster(dd, spec.workers or 1) as local, dd.Client(local) as client:
+        yield client
+
+
+@contextlib.contextmanager
+def _local_cluster(dd: Any, workers: int) -> Iterator[Any]:
+    """A ``LocalCluster`` of ``workers`` processes; ClusterError when it cannot start. A Ctrl-C
+    in the terminal reaches the starting worker processes too (one process group) and fails the
+    start: the caller then reports the signal (exit 130), not this error."""
     import logging
 
-    with dd.LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True,
-                         dashboard_address=None, silence_logs=logging.ERROR) as local, \
-            dd.Client(local) as client:
-        yield client
+    try:
+        local = dd.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                dashboard_address=None, silence_logs=logging.ERROR)
+    except Exception as exc:  # dask raises RuntimeError/TimeoutError/OSError here
+        raise ClusterError(f"cannot start a local Dask cluster of {workers} worker processes: "
+                           f"{exc}") from None
+    with local:
+        yield local
+
 
 
 def chunk_blocks(total_paths: int, workers: int) -> int:

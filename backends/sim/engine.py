@@ -38,9 +38,9 @@ from rebal.compiler import ir
 from .accounting import Accounts
 from .blocks import BLOCK_PATHS
 from .feed import MarketFeed
-from .inputs import SimulationError, check_fits, replay_path, sim_venue
+from .inputs import SimulationError, check_fits, replay_closes, replay_path, run_paths, sim_venue
 from .models import make_model
-from .replay import Closes, load_closes
+from .replay import Closes
 
 __all__ = ["SamplePaths", "SimResult", "SimulationError", "replay_closes", "run_paths",
            "simulate"]
@@ -98,32 +98,6 @@ class SimResult:
     halted: np.ndarray
     refusals: dict[str, int]
     samples: SamplePaths | None
-
-
-def run_paths(strategy: ir.Strategy, venue_name: str, paths: int | None = None) -> int:
-    """The number of paths a run of ``strategy`` on ``venue_name`` simulates (checked)."""
-    _, cfg = sim_venue(strategy, venue_name)
-    n_paths = int(paths if paths is not None else cfg.paths)
-    if n_paths < 1:
-        raise SimulationError(f"paths must be at least 1, got {n_paths}")
-    return n_paths
-
-
-def replay_closes(strategy: ir.Strategy, venue_name: str, base_dir: str | Path | None = None,
-                  allow_paths: Sequence[str | Path] = ()) -> Closes | None:
-    """The closes of the venue's replay CSV, read once (None for a stochastic model).
-
-    Pass them to :func:`simulate` as ``replay_data`` to run without reading the file again
-    (a distributed run scatters them to the workers once).
-    """
-    _, cfg = sim_venue(strategy, venue_name)
-    if cfg.model != "replay":
-        return None
-    path = replay_path(cfg, base_dir, allow_paths)
-    try:
-        return load_closes(path)
-    except (OSError, ValueError) as exc:
-        raise SimulationError(f"cannot build the replay market model: {exc}") from None
 
 
 def _build_model(cfg: ir.SimConfig, assets: tuple[str, ...], replay: Path | None,

@@ -1,7 +1,8 @@
 """What a simulation run needs, checked once before anything is allocated.
 
 The sim venue (:func:`sim_venue`), the replay file it may read (:func:`replay_path`, through
-the compiler's data-path rule) and whether the run fits in memory (:func:`check_fits`).
+the compiler's data-path rule) and its closes read once (:func:`replay_closes`), how many paths
+it runs (:func:`run_paths`) and whether the run fits in memory (:func:`check_fits`).
 `rebal simulate` and the engine both go through these, so each check has one wording.
 """
 
@@ -10,13 +11,17 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rebal.compiler import ir
 from rebal.compiler.data_paths import PathRefused, resolve_data_path
 from rebal.compiler.run_size import RunSize, available_memory, human_bytes, run_size
 
-__all__ = ["SimulationError", "check_fits", "replay_path", "sim_venue", "venue_problem"]
+if TYPE_CHECKING:
+    from .replay import Closes
+
+__all__ = ["SimulationError", "check_fits", "replay_closes", "replay_path", "run_paths",
+           "sim_venue", "venue_problem"]
 
 
 class SimulationError(Exception):
@@ -84,3 +89,31 @@ def check_fits(strategy: ir.Strategy, cfg: ir.SimConfig, paths: int | None,
     lower = max(1, int(size.paths * free / size.bytes / 2))
     raise SimulationError(f"{need}. Lower the paths (--paths or `paths` in the venue), e.g. "
                           f"--paths {lower:,}")
+
+
+def run_paths(strategy: ir.Strategy, venue_name: str, paths: int | None = None) -> int:
+    """The number of paths a run of ``strategy`` on ``venue_name`` simulates (checked)."""
+    _, cfg = sim_venue(strategy, venue_name)
+    n_paths = int(paths if paths is not None else cfg.paths)
+    if n_paths < 1:
+        raise SimulationError(f"paths must be at least 1, got {n_paths}")
+    return n_paths
+
+
+def replay_closes(strategy: ir.Strategy, venue_name: str, base_dir: str | Path | None = None,
+                  allow_paths: Sequence[str | Path] = ()) -> Closes | None:
+    """The closes of the venue's replay CSV, read once (None for a stochastic model).
+
+    Pass them to :func:`.engine.simulate` as ``replay_data`` to run without reading the file again
+    (a distributed run scatters them to the workers once).
+    """
+    _, cfg = sim_venue(strategy, venue_name)
+    if cfg.model != "replay":
+        return None
+    path = replay_path(cfg, base_dir, allow_paths)
+    from .replay import load_closes  # numpy: only for a run
+
+    try:
+        return load_closes(path)
+    except (OSError, ValueError) as exc:
+        raise SimulationError(f"cannot build the replay market model: {exc}") from None
