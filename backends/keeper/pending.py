@@ -9,16 +9,14 @@ folder, rewritten atomically; kept in memory when there is no state folder.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from rebal.compiler.files import atomic_write
+from rebal.backends.live.records import RecordStore
 
 __all__ = ["PendingStore", "PendingTx"]
 
 FILE = "keeper_txs.json"
-_KEEP = 200  # records kept (the newest): enough for every order still worth looking up
 
 
 @dataclass
@@ -36,27 +34,9 @@ class PendingTx:
     cancel: bool = False   # the newest hash is a cancellation (a 0-value self transfer)
 
 
-class PendingStore:
+class PendingStore(RecordStore[PendingTx]):
     def __init__(self, folder: Path | None) -> None:
-        self.path = folder / FILE if folder is not None else None
-        self.records: dict[str, PendingTx] = {}
-        if self.path is not None and self.path.is_file():
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            self.records = {k: PendingTx(**v) for k, v in data.items()}
-
-    def get(self, client_id: str) -> PendingTx | None:
-        return self.records.get(client_id)
-
-    def put(self, rec: PendingTx) -> None:
-        """Record (and persist) before the transaction leaves."""
-        self.records[rec.client_id] = rec
-        if len(self.records) > _KEEP:
-            for k in list(self.records)[: len(self.records) - _KEEP]:
-                del self.records[k]
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.path, json.dumps({k: asdict(v) for k, v in self.records.items()},
-                                               indent=1, sort_keys=True))
+        super().__init__(folder, FILE, PendingTx)
 
     def by_nonce(self, nonce: int) -> list[PendingTx]:
         return [r for r in self.records.values() if r.nonce == nonce]

@@ -11,17 +11,15 @@ in the state folder, rewritten atomically; kept in memory when there is no state
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rebal.compiler.files import atomic_write
+from rebal.backends.live.records import RecordStore
 
 __all__ = ["FILE", "IntentRecord", "IntentStore"]
 
 FILE = "solver_intents.json"
-_KEEP = 200  # records kept (the newest): enough for every intent still worth looking up
 
 
 @dataclass
@@ -33,24 +31,6 @@ class IntentRecord:
     body: dict[str, Any] = field(default_factory=dict)  # the POST /api/v1/orders body
 
 
-class IntentStore:
+class IntentStore(RecordStore[IntentRecord]):
     def __init__(self, folder: Path | None) -> None:
-        self.path = folder / FILE if folder is not None else None
-        self.records: dict[str, IntentRecord] = {}
-        if self.path is not None and self.path.is_file():
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            self.records = {k: IntentRecord(**v) for k, v in data.items()}
-
-    def get(self, client_id: str) -> IntentRecord | None:
-        return self.records.get(client_id)
-
-    def put(self, rec: IntentRecord) -> None:
-        """Record (and persist) before the intent is placed or posted."""
-        self.records[rec.client_id] = rec
-        if len(self.records) > _KEEP:
-            for k in list(self.records)[: len(self.records) - _KEEP]:
-                del self.records[k]
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.path, json.dumps({k: asdict(v) for k, v in self.records.items()},
-                                               indent=1, sort_keys=True))
+        super().__init__(folder, FILE, IntentRecord)
