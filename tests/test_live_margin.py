@@ -89,7 +89,7 @@ def test_binance_snapshot_carries_the_brackets_margin(tmp_path: Path) -> None:
     decided = driver.decide(held, 1, lambda seq, leg, child: f"id-{seq}-{leg}-{child}")
     assert decided.triggered and decided.refused == "liquidation buffer"
     assert not decided.orders
-    blind = dataclasses.replace(held, maintenance={})
+    blind = dataclasses.replace(held, maintenance={}, margin_tiers={})
     driver = KernelDriver(s, s.venue("binance"))
     decided = driver.decide(blind, 1, lambda seq, leg, child: f"id-{seq}-{leg}-{child}")
     assert decided.refused == "" and decided.orders

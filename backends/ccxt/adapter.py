@@ -56,8 +56,13 @@ class CcxtAdapter:
         self.mapped: dict[str, Mapped] = map_instruments(strategy, venue, markets)
         self._by_symbol = {m.symbol: m for m in self.mapped.values()}
         self._call(self.dialect.setup, exchange, list(self.mapped.values()))
-        self._small_margin = self._call(self.dialect.margin_rates, exchange,
-                                        list(self.mapped.values()))
+        tables = self._call(self.dialect.margin_tiers, exchange, list(self.mapped.values()))
+        # the rate of a small position (the lowest tier), and the tiers of a linear market
+        # whose tiers are in a currency at par with the numeraire
+        self._small_margin = {n: t.rows[0][1] for n, t in tables.items()}
+        self._tiers = {n: t.rows for n, t in tables.items()
+                       if t.notional and (t.currency in STABLE
+                                          or t.currency == strategy.numeraire)}
         self._index: dict[str, float] = {}
         self._cash = {n: s for n, s in venue.symbols.items()
                       if n in {i.name for i in strategy.instruments if i.kind == "cash"}}
@@ -114,7 +119,7 @@ class CcxtAdapter:
             open_orders=self._open_orders(),
             meta={n: m.meta(self._index[m.base]) for n, m in self.mapped.items()},
             foreign=foreign, venue_positions=venue_positions,
-            maintenance={**self._small_margin, **margin})
+            maintenance={**self._small_margin, **margin}, margin_tiers=self._tiers)
 
     def _positions(self, totals: Mapping[str, float]) -> tuple[
             dict[str, float], dict[str, float], dict[str, float], dict[str, float]]:

@@ -6,19 +6,19 @@
   also lists fully unfilled closed orders) before anything is sent again; Binance answers
   ``origClientOrderId`` per symbol (``-2013`` when it has no such order);
 * where bid/ask, mark, index, funding and implied vol are (one ``quote`` per market);
-* the maintenance margin rate of a small position (``margin_rates``: the lowest of ccxt's
-  unified leverage tiers where the exchange has them, Binance's leverage brackets; none on
-  Deribit, whose rule is not published through its API).
+* the maintenance margin tiers (``margin_tiers``: ccxt's unified leverage tiers where the
+  exchange has them, Binance's leverage brackets with their ``cum``; none on Deribit, whose
+  rule is not published through its API).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from .symbols import Mapped
 
-__all__ = ["Dialect", "Quote", "dialect_for"]
+__all__ = ["Dialect", "MarginTable", "Quote", "dialect_for", "margin_table"]
 
 HOURS_PER_YEAR = 365 * 24
 
@@ -44,18 +44,17 @@ class Dialect:
     def order_params(self, side: str, reduce_only: bool) -> dict[str, Any]:
         return {"reduceOnly": True} if reduce_only else {}
 
-    def margin_rates(self, exchange: Any, mapped: Iterable[Mapped]) -> dict[str, float]:
-        """Maintenance margin rate of a small position per instrument (the lowest tier)."""
+    def margin_tiers(self, exchange: Any, mapped: Iterable[Mapped]) -> dict[str, MarginTable]:
+        """ccxt's unified leverage tiers of each perpetual and future, lowest tier first."""
         contracts = [m for m in mapped if m.instrument.kind in ("perp", "future")]
         if not contracts or not exchange.has.get("fetchLeverageTiers"):
             return {}
         tiers = exchange.fetch_leverage_tiers([m.symbol for m in contracts])
         out = {}
         for m in contracts:
-            rows = tiers.get(m.symbol) or []
-            rate = rows[0].get("maintenanceMarginRate") if rows else None
-            if rate is not None:
-                out[m.name] = float(rate)
+            table = margin_table(tiers.get(m.symbol) or [], bool(m.market.get("inverse")))
+            if table is not None:
+                out[m.name] = table
         return out
 
     def client_id_of(self, order: Mapping[str, Any]) -> str:
@@ -85,6 +84,35 @@ class Dialect:
             q = q._replace(mark=fr.get("markPrice") or q.mark, index=fr.get("indexPrice") or
                            q.index, funding=_annual(fr), time_ms=fr.get("timestamp") or q.time_ms)
         return q
+
+
+class MarginTable(NamedTuple):
+    """One market's maintenance tiers: ``(floor, rate, cum)`` rows in ``currency``, lowest
+    first; ``notional``: floors are notional (False: an inverse market, whose ccxt tiers
+    count contracts; only the lowest rate is used)."""
+
+    currency: str
+    rows: tuple[tuple[float, float, float], ...]
+    notional: bool
+
+
+def margin_table(tiers: Sequence[Mapping[str, Any]], inverse: bool) -> MarginTable | None:
+    """ccxt 4.5's unified leverage tiers (``minNotional``, ``maxNotional``,
+    ``maintenanceMarginRate``, ``currency``; Binance's bracket in ``info``, whose ``cum`` is
+    the maintenance amount) as a table; a tier without ``cum`` charges its rate on the whole
+    notional (cum 0). None: no tier states a rate."""
+    rows = []
+    for t in tiers:
+        rate = t.get("maintenanceMarginRate")
+        if rate is None:
+            continue
+        cum = (t.get("info") or {}).get("cum")
+        rows.append((float(t.get("minNotional") or 0.0), float(rate),
+                     float(cum) if cum is not None else 0.0))
+    if not rows:
+        return None
+    ccy = str(tiers[0].get("currency") or "")
+    return MarginTable(ccy, tuple(sorted(rows)), not inverse)
 
 
 def _annual(fr: Mapping[str, Any]) -> float | None:

@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .layout import Layout, weighted_sum
+from .margin import MarginTiers
 from .valuation import Marks
 
 __all__ = ["EquityPeak", "MarketView", "PortfolioView", "StepContext", "gross_exposure", "gross_leverage",
@@ -46,7 +47,11 @@ class MarketView:
     Venue facts, as the venue states them this step (None: the layout's static value, which
     is the sim venue's; a live venue has none, so a rule that needs a missing fact refuses,
     see ``costs.py``): ``fee`` the taker fee fraction per instrument ``(I,)``;
-    ``maintenance_margin`` the maintenance fraction of notional per instrument ``(I,)``;
+    ``maintenance_margin`` the maintenance fraction of notional per instrument ``(I,)``
+    (perps and futures; options: of their underlying notional ``|q| S``); ``margin_tiers``
+    the venue's tier tables (:class:`.margin.MarginTiers`, which take precedence: an
+    instrument without tiers holds its fraction as one tier; :meth:`margin` is what the gate
+    reads);
     ``contract_size`` the smallest tradable step per instrument in units of its underlying
     ``(I,)`` (children are rounded down to whole steps; 0: any size); ``gas_price_gwei`` the
     gas price one transaction pays and ``base_fee_gwei`` the chain's base fee (scalars or
@@ -64,6 +69,12 @@ class MarketView:
     gas_price_gwei: FloatArray | float | None = None
     base_fee_gwei: FloatArray | float | None = None
     gas_used: float | None = None
+    margin_tiers: MarginTiers | None = None
+
+    def margin(self) -> FloatArray | MarginTiers | None:
+        """The venue's maintenance margin as the gate weighs it: its tiers, else its
+        fractions, else None (the layout's ``maintenance margin``)."""
+        return self.margin_tiers if self.margin_tiers is not None else self.maintenance_margin
 
     def gas_gwei(self) -> FloatArray | float | None:
         """The gas price a transaction pays now: the stated price, else the base fee."""

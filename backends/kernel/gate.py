@@ -9,9 +9,12 @@ the spec's ``risk`` block *after* the trade:
   relative move of one underlying's price that brings
   equity down to the maintenance requirement must be at least P%. With ``D`` the portfolio
   delta in that asset, ``N`` the gross notional of perps and futures (``N_a`` on that asset)
-  and ``m`` the venue's maintenance margin (0 when it states none), the move solves
+  and ``m`` the sim venue's maintenance margin, the move solves
   ``E + D S x = m (N + N_a x)``; a long at leverage L with m = 0 is liquidated by a fall of
-  1/L. Moves below -100% cannot happen and count as no liquidation. Coin-settled books
+  1/L. A live venue's stated margin (:mod:`.margin`: per instrument, tiered by notional,
+  options included) replaces ``m N`` by the requirement ``R`` at the post-trade notionals'
+  tiers and ``m N_a`` by its slope ``R_a`` (``rate x |N|`` of that asset's positions):
+  ``E + D S x = R + R_a x``. Moves below -100% cannot happen and count as no liquidation. Coin-settled books
   (:mod:`.coins`): ``D`` includes every coin balance (collateral too: all of it moves
   equity), and an inverse contract's requirement
   ``m |N|`` stays fixed in the numeraire as the price moves (its ``N_a`` term is 0);
@@ -39,6 +42,7 @@ from rebal.compiler.riskmath import liquidation_move
 from .coins import coin_after
 from .context import gross_exposure, gross_leverage, unit_exposure
 from .layout import PAR_CURRENCIES, Layout
+from .margin import MarginTiers, as_tiers, tiered_requirement
 from .valuation import Marks
 
 __all__ = ["Gate", "liquidation_distance", "maintenance_requirement"]
@@ -48,44 +52,55 @@ BoolArray = NDArray[np.bool_]
 _TOL = 1e-9
 
 
+def _margined(layout: Layout, positions: FloatArray, notional: FloatArray) -> FloatArray:
+    """Absolute notional ``|q| S`` a stated margin weighs, ``(B, I)``: perps, futures and
+    options (an option counts what the venue states for it; none: 0)."""
+    return np.where(layout.is_linear | layout.is_option, np.abs(positions * notional), 0.0)
+
+
 def maintenance_requirement(layout: Layout, positions: FloatArray, notional: FloatArray,
-                            margin: FloatArray | None = None) -> FloatArray:
-    """Maintenance margin ``m x gross notional of perps and futures``, ``(B,)``; ``margin``
-    is the venue's stated fraction per instrument ``(I,)`` (None: the layout's ``m``)."""
+                            margin: FloatArray | MarginTiers | None = None) -> FloatArray:
+    """Maintenance requirement in the numeraire, ``(B,)``. ``margin``: the venue's, per
+    instrument, as a fraction of notional ``(I,)`` or as tiers (:mod:`.margin`: the tier of
+    each position's notional), options included; None: the layout's one fraction ``m`` of the
+    gross notional of perps and futures (the sim venue's ``maintenance margin``)."""
+    if margin is not None:
+        req, _ = tiered_requirement(as_tiers(margin), _margined(layout, positions, notional))
+        stated: FloatArray = req.sum(axis=1)
+        return stated
     if not layout.is_linear.any():
         return np.zeros(positions.shape[0])
     cols = np.flatnonzero(layout.is_linear)
-    if margin is not None:
-        m = np.asarray(margin, dtype=np.float64)[cols]
-        stated: FloatArray = (m * np.abs(positions[:, cols] * notional[:, cols])).sum(axis=1)
-        return stated
     mm = layout.costs.maintenance_margin
     if mm == 0.0:
         return np.zeros(positions.shape[0])
-    req: FloatArray = mm * np.abs(positions[:, cols] * notional[:, cols]).sum(axis=1)
-    return req
+    req_sim: FloatArray = mm * np.abs(positions[:, cols] * notional[:, cols]).sum(axis=1)
+    return req_sim
 
 
 def liquidation_distance(layout: Layout, positions: FloatArray, marks: Marks, equity: FloatArray,
-                         margin: FloatArray | None = None, coin: FloatArray | None = None
-                         ) -> FloatArray:
+                         margin: FloatArray | MarginTiers | None = None,
+                         coin: FloatArray | None = None) -> FloatArray:
     """Smallest relative move of one underlying that reaches liquidation, ``(B,)`` (inf: none);
-    ``margin`` per instrument ``(I,)`` as the venue states it (None: the layout's); ``coin``
-    the coin balances ``(B, A)`` of a coin-settled book (None: none)."""
+    ``margin`` per instrument as the venue states it, a fraction ``(I,)`` or tiers (None: the
+    layout's); ``coin`` the coin balances ``(B, A)`` of a coin-settled book (None: none).
+    A stated margin is linearised at the positions' tiers (:func:`.margin.tiered_requirement`)."""
     mm: Any = layout.costs.maintenance_margin
     notional = marks.notional
     d = (positions * marks.delta) @ layout.membership  # (B, A) units
     if coin is not None:
         d = d + coin
     dollar = d * marks.spot
-    lin = np.where(layout.is_linear, np.abs(positions) * notional, 0.0)
-    if margin is not None:  # per-instrument fractions: weigh each notional by its own
-        lin = lin * np.asarray(margin, dtype=np.float64)
+    if margin is not None:  # the venue's: each instrument's requirement and slope
+        req, lin = tiered_requirement(as_tiers(margin), _margined(layout, positions, notional))
+        n_tot = req.sum(axis=1)
         mm = 1.0
-    n_a = lin @ layout.membership  # (B, A)
-    n_tot = n_a.sum(axis=1)
+    else:
+        lin = np.where(layout.is_linear, np.abs(positions) * notional, 0.0)
+        n_tot = (lin @ layout.membership).sum(axis=1)
     if layout.is_inverse.any():  # a fixed numeraire notional: its margin does not move
-        n_a = np.where(layout.is_inverse, 0.0, lin) @ layout.membership
+        lin = np.where(layout.is_inverse, 0.0, lin)
+    n_a = lin @ layout.membership  # (B, A)
     cushion = equity - mm * n_tot  # (B,)
     den = dollar - mm * n_a
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -153,7 +168,8 @@ class Gate:
 
     def check(self, positions: FloatArray, orders: FloatArray, marks: Marks, equity: FloatArray,
               est_cost: FloatArray, recent_orders: FloatArray | None,
-              new_orders: FloatArray | None = None, margin: FloatArray | None = None,
+              new_orders: FloatArray | None = None,
+              margin: FloatArray | MarginTiers | None = None,
               coin: FloatArray | None = None) -> NDArray[np.int16]:
         """Refusal code per path (0: allowed) for sending ``orders`` now; ``coin`` is the
         coin balances ``(B, A)`` of a coin-settled book (:mod:`.coins`)."""

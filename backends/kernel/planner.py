@@ -345,7 +345,7 @@ class Kernel:
             code = self.gate.check(portfolio.positions, full, ctx.marks, portfolio.equity, est,
                                    recent,
                                    None if kids is None else kids.sum(axis=1),
-                                   ctx.market.maintenance_margin, portfolio.coin)
+                                   ctx.market.margin(), portfolio.coin)
             refused = np.where(code != 0, code, refused).astype(np.int16)
             stop |= code != 0
         child = full[:, self.hedge_cols]

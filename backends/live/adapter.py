@@ -179,8 +179,17 @@ class Snapshot:
     venue_positions: Mapping[str, float] = field(default_factory=dict)
     # instrument -> maintenance margin as a fraction of its notional, as the venue states it
     # for that instrument (additive; the venue's margin of the position held, else its rate
-    # for a small one); instruments not listed take ``maintenance_margin``
+    # for a small one); an option's is a fraction of its underlying notional |q| x index (a
+    # short option's margin; none for a long); perps and futures not listed take
+    # ``maintenance_margin``, options not listed none
     maintenance: Mapping[str, float] = field(default_factory=dict)
+    # instrument -> the venue's maintenance tiers, lowest first, each (notional floor in the
+    # numeraire, rate of notional, cum in the numeraire): the requirement of a notional N in
+    # tier k is rate_k |N| - cum_k (additive; ccxt's unified leverage tiers, Binance's
+    # brackets). Where listed they take precedence over ``maintenance`` (the kernel reads
+    # the tier of the post-trade notional, ``kernel/margin.py``)
+    margin_tiers: Mapping[str, tuple[tuple[float, float, float], ...]] = field(
+        default_factory=dict)
 
 
 @runtime_checkable

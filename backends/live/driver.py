@@ -186,7 +186,7 @@ class KernelDriver:
                            None)
         lev_after = float(post.leverage[0])
         liq = float(liquidation_distance(lay, after, marks, book.equity,
-                                         market.maintenance_margin)[0])
+                                         market.margin())[0])
         rows = tuple(
             RowView(label, float(np.asarray(dec.measure)[0, r]),
                     float(np.asarray(dec.center)[0, r]), float(np.asarray(dec.band_lo)[0, r]),

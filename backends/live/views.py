@@ -16,8 +16,10 @@ coin account holds, and counts its change since the first decision as delta.
 
 Venue facts (taker fee, amount step, maintenance margin, gas) are passed as the venue states
 them, so the kernel's ``max fee``, ``max gas``, ``max gas cost`` and ``liquidation buffer``
-read today's numbers (maintenance margin per instrument, ``Snapshot.maintenance``, else the
-snapshot's one fraction; an instrument the venue states nothing for counts none).
+read today's numbers (maintenance margin per instrument: the venue's tiers,
+``Snapshot.margin_tiers``, else its fraction, ``Snapshot.maintenance``, else the snapshot's
+one fraction for perps and futures; an instrument the venue states nothing for counts none,
+an option only what the venue states for it).
 
 Per-asset volatility (``MarketView.vol``: option marks, ``implied_vol`` and the fallback of
 ``realized_vol``) is the venue's implied vol of the option nearest the money on that asset;
@@ -35,6 +37,7 @@ import numpy as np
 from rebal.backends.kernel.coins import coin_cash
 from rebal.backends.kernel.context import MarketView, PortfolioView
 from rebal.backends.kernel.layout import Layout
+from rebal.backends.kernel.margin import MarginTiers
 from rebal.compiler import ir
 
 from .adapter import Snapshot
@@ -80,17 +83,19 @@ def market_view(layout: Layout, snap: Snapshot, fallback_vol: Mapping[str, float
         if meta is not None:
             fee[i] = meta.taker_fee
             step[i] = meta.qty_step
-    mm = None
-    if snap.maintenance_margin is not None or snap.maintenance:
-        mm = np.full(n_i, float(snap.maintenance_margin or 0.0))
+    mm, tiers = None, None
+    if snap.maintenance_margin is not None or snap.maintenance or snap.margin_tiers:
+        mm = np.where(layout.is_option, 0.0, float(snap.maintenance_margin or 0.0))
         for i, name in enumerate(layout.instruments):
             if name in snap.maintenance:
                 mm[i] = float(snap.maintenance[name])
+        if snap.margin_tiers:
+            tiers = MarginTiers.of(layout.instruments, mm, snap.margin_tiers)
     return MarketView(spot=spot, vol=vol, funding=funding, price_t=snap.price_time_s,
                       oracle=oracle, fee=fee if snap.meta else None, maintenance_margin=mm,
                       contract_size=step if snap.meta else None,
                       gas_price_gwei=snap.gas_price_gwei, base_fee_gwei=snap.base_fee_gwei,
-                      gas_used=snap.gas_used)
+                      gas_used=snap.gas_used, margin_tiers=tiers)
 
 
 def _asset_vol(layout: Layout, snap: Snapshot, a: int, spot: float,
