@@ -41,7 +41,7 @@ FEATURES: dict[str, str] = {
 VENUE_SETTINGS: dict[str, frozenset[str]] = {
     "sim": frozenset(
         "model correlation funding fee slippage impact maintenance_margin gas rate start_date "
-        "horizon step paths seed".split()
+        "horizon step paths seed collateral".split()
     ),
     "ccxt": frozenset("exchange account url sandbox on_stray".split()),
     "keeper": frozenset("chain rpc signer vault router oracle token on_stray confirmations"

@@ -25,8 +25,8 @@ from .functions import NAMES as FUNCTION_NAMES
 
 #: 1.1: an option's strike names its own currency (`strike_currency`, apart from `settle`);
 #: ccxt venues carry `url_env` and `sandbox` and always name their account variable;
-#: solver venues carry `on_stray`.
-IR_VERSION: Literal["1.1"] = "1.1"
+#: solver venues carry `on_stray`. 1.2: sim venues carry `collateral`.
+IR_VERSION: Literal["1.2"] = "1.2"
 
 
 class _Model(BaseModel):
@@ -359,6 +359,9 @@ class SimConfig(_Model):
     step_s: Decimal = Decimal(3600)
     paths: int = 1000
     seed: int = 0
+    collateral: str | None = Field(
+        default=None, description="Asset the account holds `capital` in (a coin-margined "
+        "exchange account, e.g. ETH on Deribit): capital / first spot coins; None: numeraire cash.")
 
 
 class CcxtConfig(_Model):
@@ -423,7 +426,7 @@ class Venue(_Model):
 class Strategy(_Model):
     """A compiled strategy: the unit that backends run."""
 
-    ir_version: Literal["1.1"] = IR_VERSION
+    ir_version: Literal["1.2"] = IR_VERSION
     kind: Literal["strategy"] = "strategy"
     name: str
     description: str = ""
@@ -460,7 +463,7 @@ class PolicyLimit(_Model):
 
 
 class Policy(_Model):
-    ir_version: Literal["1.1"] = IR_VERSION
+    ir_version: Literal["1.2"] = IR_VERSION
     kind: Literal["policy"] = "policy"
     name: str
     limits: tuple[PolicyLimit, ...] = ()

@@ -255,7 +255,28 @@ def _sim(rd: ClauseReader, v: ast.Venue, cl: dict[str, ast.Clause],
         s = rd.integer(cl["seed"].args[0], "the seed", cl["seed"].span, lo=0)
         if s is not None:
             out["seed"] = s
+    if "collateral" in cl:
+        _collateral(rd, cl["collateral"], instruments, [a.asset for a in assets], out)
     h, st = out.get("horizon_s", Decimal(30 * 86400)), out.get("step_s", Decimal(3600))
     if st > h:
         rd.sink.emit("E401", "the step is longer than the horizon", cl["step"].span if "step" in cl else v.span)
     return ir.SimConfig.model_construct(**out)
+
+
+def _collateral(rd: ClauseReader, c: ast.Clause, instruments: dict[str, ast.Instrument],
+                priced: list[str], out: dict[str, Any]) -> None:
+    """`collateral ASSET`: a priced asset that some derivative settles in (the coin margin of
+    a coin-margined account); the simulator holds the capital in it."""
+    coin = rd.name(c.args[0], priced, "sim asset", c.span)
+    if coin is None:
+        return
+    settled = sorted({i.settle.text for i in instruments.values()
+                      if i.settle is not None and i.settle.text == coin})
+    if not settled:
+        rd.sink.emit("E801", f"`collateral {coin}`: no instrument settles in {coin}, so no "
+                     f"account margins in it", c.span,
+                     f"a coin-margined account holds the coin its contracts settle in: add "
+                     f"`settle {coin}` to the {coin} perps, futures or options, or remove "
+                     "`collateral`")
+        return
+    out["collateral"] = coin

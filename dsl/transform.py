@@ -27,7 +27,7 @@ _GENERIC = frozenset(
     max_gas_cost min_trade split budget max_funding max_leverage liquidation_buffer
     max_position max_notional max_orders halt hedge rebalance recenter cppi_risky cppi_safe
     cppi_floor cppi_multiplier model correlation funding fee slippage impact
-    maintenance_margin gas rate start_date horizon step paths seed exchange account url sandbox
+    maintenance_margin gas rate start_date horizon step paths seed collateral exchange account url sandbox
     on_stray chain rpc signer vault router oracle settlement valid_for token opt_vol opt_drift
     opt_vol_of_vol opt_mean_reversion opt_vol_correlation opt_jumps require_buffer
     require_clause require_halt venues_allowed backends_allowed confirmations""".split()

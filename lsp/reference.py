@@ -159,6 +159,8 @@ WORDS: dict[str, Entry] = {
          step="`step D`: the simulation time step.",
          paths="`paths N`: the number of Monte Carlo paths.",
          seed="`seed N`: the random seed of a simulation.",
+         collateral="`collateral ASSET`: the simulated account holds its capital in ASSET "
+                    "(a coin-margined account), as Deribit holds ETH.",
          exchange='`exchange "id"`: the ccxt exchange id (default: the venue\'s name).',
          account="`account env NAME`: the environment variable naming the account credentials.",
          on_stray="`on_stray adopt|flatten|halt`: what to do on start with positions the strategy "

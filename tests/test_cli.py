@@ -60,7 +60,7 @@ def test_compile_is_canonical_and_stable(spec: Path, tmp_path: Path,
     code, out, err = run(capsys, "compile", str(spec))
     assert code == 0, err
     text = out.strip()
-    assert json.loads(text)["ir_version"] == "1.1"
+    assert json.loads(text)["ir_version"] == "1.2"
     assert err.strip() == f"sha256:{content_hash(text)}"
     # Moving the file (and reformatting whitespace) never changes the IR bytes.
     moved = tmp_path / "elsewhere" / "renamed.rebal"

@@ -193,17 +193,23 @@ def _extra_time_value(step: int) -> float:
 
 def test_deribit_inverse_perp_hedge_trades_as_simulated(tmp_path: Path) -> None:
     """Deribit: the short straddle of the live fixture delta-hedged with the inverse
-    ETH-PERPETUAL (USD contracts; P&L, fees and funding in ETH), on the same replay.
+    ETH-PERPETUAL (USD contracts; P&L, fees and funding in ETH), on the same replay, the
+    simulator's capital held in ETH as the venue's account holds it (`collateral ETH`).
 
-    The fixture's `split` is left out (one order per decision, as on Binance) and so is its
-    drawdown halt: the live account's equity is its ETH, whose price moves it by 3% over
-    this path, where the simulator's capital is USD cash (the collateral difference below).
-    """
+    The fixture's `split` is left out (one order per decision, as on Binance). Its drawdown
+    halt is tightened to 5%: ETH falls 9.7% from a peak on this path, so the account's equity
+    (mostly ETH) does too, but the strategy's does not, and neither run halts."""
     spec = _spec(tmp_path, SPEC, "  venue paper via sim",
-                 REPLAY.format(ccy="USD", perp="PERP", start=f"start {START}\n    "),
-                 (("    split 2 ETH every 2m\n", ""), ("    halt when drawdown > 15%\n", "")))
+                 REPLAY.format(ccy="USD", perp="PERP",
+                               start=f"collateral ETH\n    start {START}\n    "),
+                 (("    split 2 ETH every 2m\n", ""),
+                  ("halt when drawdown > 15%", "halt when drawdown > 5%")))
     both = run_both(tmp_path, spec, "deribit", PERP, deribit, start_s=START_S)
     sim, first, last = both.sim, both.first, both.last
+    account_fall = float((1.0 - CLOSES / np.maximum.accumulate(CLOSES)).max())
+    assert account_fall > 0.09  # ETH's own fall: 5% of the account's equity and more
+    assert not bool(sim.halted[0]) and float(sim.max_drawdown[0]) < 0.05
+    assert max(both.steps) > int(np.argmax(CLOSES)) + 24  # live trades on after ETH's fall
     assert [(k, n) for k, n, _ in both.simulated] == [(k, "PERP") for k in both.steps]
     usd_live = [_signed(o) for o in both.orders]          # the venue's amounts: USD contracts
     usd_sim = [q * float(CLOSES[k]) for k, _, q in both.simulated]  # notional added at the mark
@@ -237,11 +243,13 @@ def test_deribit_inverse_perp_hedge_trades_as_simulated(tmp_path: Path) -> None:
 
     # Equity: (5) collateral: the account's ETH is the live strategy's capital (`origin`
     # coins: its equity over the index at the start, the book's options included), worth
-    # `origin x S_T` at the end; the simulator's capital is 300,000 USD cash. Net of it, the
-    # two P&Ls differ by (2) at the end, within (1), (3) and the contracts held apart
+    # `origin x S_T` at the end; the simulator holds its 300,000 USD as ETH at the first
+    # close. Net of each one's collateral (their strategies' P&Ls), the two differ by (2) at
+    # the end, within (1), (3) and the contracts held apart
     origin = first.equity / first.index["ETH"]
     pnl_live = last.equity - origin * s_t
-    pnl_sim = float(sim.pnl[0])
+    s_0 = float(CLOSES[0])
+    pnl_sim = float(sim.pnl[0]) - 300_000.0 / s_0 * (s_t - s_0)
     assert abs(expiry[-1]) > 1.0  # the expiry difference is real on this path, and named
     # the notionals held apart step by step, each move's inverse P&L on the difference
     apart = np.zeros(STEPS + 1)

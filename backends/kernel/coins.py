@@ -125,11 +125,17 @@ class CoinOrigin:
     ``held(coin, ...)`` is the delta-carrying coin ``(B, A)``: the balance less the origin.
     The origin is fixed at a row's first decision as the balance plus the coin value of the
     coin-settled options held then, so those options count with their premium-adjusted delta
-    from the start. It is part of the kernel's saved state."""
+    from the start, together with the index then (``spot``). ``revaluation(spot)`` is what the
+    collateral's price has moved equity since, ``sum origin (S - S_origin)``: the strategy's
+    equity, on which ``drawdown`` is measured, is the account's equity less it (the collateral
+    is capital the kernel does not hedge, so its price is not the strategy's loss). Both are
+    part of the kernel's saved state."""
 
     def __init__(self, batch: int, n_assets: int) -> None:
         self.origin = np.zeros((batch, n_assets))
+        self.spot = np.zeros((batch, n_assets))
         self.known = np.zeros(batch, dtype=bool)
+        self.priced = np.zeros(batch, dtype=bool)  # ``spot`` recorded (False: old saved state)
 
     def held(self, settle: IntArray, is_option: NDArray[np.bool_], coin: FloatArray | None,
              positions: FloatArray, price: FloatArray, spot: FloatArray) -> FloatArray:
@@ -141,5 +147,22 @@ class CoinOrigin:
             new = ~self.known
             self.origin[new] = start[new]
             self.known[:] = True
+        if not self.priced.all():
+            new = ~self.priced
+            self.spot[new] = spot[new]
+            self.priced[:] = True
         out: FloatArray = coin - self.origin
         return out
+
+    def revaluation(self, spot: FloatArray) -> FloatArray | None:
+        """Numeraire the collateral's price has added to equity since the origin, ``(B,)``
+        (None: no row holds collateral, e.g. a simulation whose capital is numeraire cash)."""
+        if not self.origin.any():
+            return None
+        out: FloatArray = (self.origin * (spot - self.spot)).sum(axis=1)
+        return out
+
+    def strategy_equity(self, equity: FloatArray, spot: FloatArray) -> FloatArray:
+        """The strategy's equity: ``equity`` with the collateral at its price at the origin."""
+        moved = self.revaluation(spot)
+        return equity if moved is None else equity - moved

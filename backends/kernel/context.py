@@ -13,7 +13,9 @@ Portfolio greeks (per asset column, over every position, the spec's book include
 
 ``leverage`` is gross delta-equivalent exposure over equity: ``sum |q_i delta_i S_i| / E``
 (infinite when equity is not positive). ``drawdown`` is ``1 - E / peak`` with the running
-peak of equity the kernel has seen (0 while the peak is not positive).
+peak of equity the kernel has seen (0 while the peak is not positive), where ``E`` is the
+strategy's equity: a coin-margined account's collateral counts at its price when the kernel
+first decided (``strategy_equity``; :class:`.coins.CoinOrigin`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
+from .coins import CoinOrigin
 from .layout import Layout, weighted_sum
 from .margin import MarginTiers
 from .valuation import Marks
@@ -155,7 +158,8 @@ class StepContext:
     def __init__(self, t_s: float, layout: Layout, market: MarketView,
                  portfolio: PortfolioView,
                  marks: Marks, peak: EquityPeak | FloatArray, observed_t: float | None,
-                 coin_held: FloatArray | None = None) -> None:
+                 coin_held: FloatArray | None = None,
+                 coin_origin: CoinOrigin | None = None) -> None:
         self.t_s = t_s
         self.layout = layout
         self.market = market
@@ -167,6 +171,7 @@ class StepContext:
         self.observed_t = observed_t
         self.batch = portfolio.positions.shape[0]
         self.coin_held = coin_held  # (B, A) delta-carrying coin (coins.CoinOrigin), or None
+        self.coin_origin = coin_origin
         self._delta: dict[int, FloatArray] = {}
 
     @cached_property
@@ -253,8 +258,18 @@ class StepContext:
         return gross_leverage(self.gross_exposure, self.equity)
 
     @cached_property
+    def strategy_equity(self) -> FloatArray:
+        """Equity with any coin collateral at its price when the kernel first decided
+        (:meth:`.coins.CoinOrigin.strategy_equity`); ``equity`` itself without collateral."""
+        if self.coin_origin is None:
+            return self.equity
+        return self.coin_origin.strategy_equity(self.equity, self.marks.spot)
+
+    @cached_property
     def drawdown(self) -> FloatArray:
-        return self.peak.drawdown(self.equity)
+        """Fall of the strategy's equity from its running peak (collateral at its origin
+        price: a coin-margined account's collateral moving is not the strategy's loss)."""
+        return self.peak.drawdown(self.strategy_equity)
 
     @cached_property
     def price_age(self) -> FloatArray | float:

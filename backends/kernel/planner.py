@@ -268,13 +268,13 @@ class Kernel:
         """Plan, limit and gate this step's orders."""
         if marks is None:
             marks = self.mark(t_s, market)
-        if self.track_peak:
-            self.equity_peak.update(portfolio.equity)
         coin_held = None if self.coin_origin is None else self.coin_origin.held(
             self.layout.settle_asset, self.layout.is_option, portfolio.coin,
             portfolio.positions, marks.price, marks.spot)
         ctx = StepContext(t_s, self.layout, market, portfolio, marks, self.equity_peak,
-                          self.history.last_t, coin_held)
+                          self.history.last_t, coin_held, self.coin_origin)
+        if self.track_peak:
+            self.equity_peak.update(ctx.strategy_equity)
         b = self.batch
         if self.halts:
             for cond in self.halts:

@@ -44,7 +44,7 @@ class KernelState:
 
     halted: bool = False  # a `halt when` fired (sticky until `resume`)
     stopped: bool = False  # stopped for good (e.g. liquidated)
-    equity_peak: float | None = None  # running peak of equity, for `drawdown` (None: none yet)
+    equity_peak: float | None = None  # running peak of the strategy's equity (None: none yet)
     last_decision_t: float | None = None  # `every` counts from it
     last_fill_t: float | None = None  # `cooldown` counts from it
     parent: list[float] = field(default_factory=list)  # per hedge leg: still to release
@@ -62,6 +62,7 @@ class KernelState:
     returns: list[list[float]] = field(default_factory=list)  # per realized-vol window: r^2
     return_sums: list[float] = field(default_factory=list)  # their running sums
     coin_origin: list[float] | None = None  # per asset: collateral coin (coins.CoinOrigin)
+    coin_origin_spot: list[float] | None = None  # per asset: the index at the origin
 
 
 @dataclass
@@ -149,6 +150,8 @@ def save_state(kernel: Kernel) -> dict[str, Any]:
         origin = kernel.coin_origin
         if origin is not None and origin.known[r]:
             row.coin_origin = [float(x) for x in origin.origin[r]]
+        if origin is not None and origin.priced[r]:
+            row.coin_origin_spot = [float(x) for x in origin.spot[r]]
     return {"state_version": STATE_VERSION, "layout": _signature(kernel), "batch": b,
             "clock": asdict(clock), "rows": [asdict(r) for r in rows]}
 
@@ -219,4 +222,8 @@ def _restore(kernel: Kernel, clock: SharedClock, rows: list[KernelState]) -> Non
             kernel.coin_origin.known[r] = row.coin_origin is not None
             if row.coin_origin is not None:
                 kernel.coin_origin.origin[r] = row.coin_origin
+            # a state saved before the origin's index was kept prices it at the next step
+            kernel.coin_origin.priced[r] = row.coin_origin_spot is not None
+            if row.coin_origin_spot is not None:
+                kernel.coin_origin.spot[r] = row.coin_origin_spot
     kernel.refresh_blocked()

@@ -29,10 +29,15 @@ Conventions (all amounts in the strategy's numeraire; USD, USDT and USDC at par)
   (``rate x dt x q`` coins). A coin-settled option's premium (``q V / S`` coins), its
   settlement at expiry and the fees and slippage of every coin-settled trade are paid in the
   coin; a coin-settled book option's premium starts in the coin balance.
+* ``collateral ASSET`` (a coin-margined account, Deribit's): ``capital`` is held as
+  ``capital / S_0`` coins of ASSET instead of numeraire cash, so equity, leverage and
+  liquidation move with the coin's price as the venue's account does.
 * Liquidation: when equity falls to ``maintenance margin x gross notional`` of perps and
-  futures (``kernel.gate.maintenance_requirement``, the gate's formula) (to 0 with no maintenance margin), all perps and futures are closed at the
-  liquidation price, i.e. equity is set to that threshold (a gap beyond it is not charged),
-  and the path stops trading.
+  futures (``kernel.gate.maintenance_requirement``, the gate's formula; 0 with no maintenance
+  margin), all perps and futures are closed at the liquidation price, i.e. equity is set to
+  that threshold (a gap beyond it is not charged: the venue's insurance fund covers it), and
+  the path stops trading. The gap is credited where the losses were paid: to the settle coin
+  of the coin-settled contracts when the book has some (at the index), else to cash.
 """
 
 from __future__ import annotations
@@ -58,7 +63,7 @@ class Accounts:
     """Cash, positions and what was paid, per path."""
 
     def __init__(self, layout: Layout, paths: int, capital: float, book_value0: FloatArray,
-                 marks0: Marks) -> None:
+                 marks0: Marks, collateral: int | None = None) -> None:
         self.layout = layout
         self.paths = paths
         n = layout.n_instruments
@@ -78,6 +83,8 @@ class Accounts:
                         and layout.costs.funding[c] != 0.0]
         self._any_funding = bool(self._funded)
         self._lin_price = [marks0.price[:, c].copy() for c in self._lin]
+        coin_lin = [int(layout.settle_asset[c]) for c in self._lin if layout.settle_asset[c] >= 0]
+        self._gap_coin = coin_lin[0] if coin_lin else -1  # where a liquidation's gap goes
         expiries = np.concatenate([layout.opt_expiry_s, layout.fut_expiry_s])
         self._next_expiry = float(expiries.min()) if expiries.size else np.inf
         self._trade_cols = np.flatnonzero(~layout.is_par_cash)
@@ -96,6 +103,10 @@ class Accounts:
         self.notional: dict[int, FloatArray] = {}  # inverse columns: numeraire notional N
         if self._has_coin:
             self._open_coin(marks0)
+        if collateral is not None:  # a coin-margined account: the capital is held as coin
+            assert self.coin is not None, "collateral is a coin some instrument settles in"
+            self.cash = self.cash - capital
+            self.coin[:, collateral] += capital / marks0.spot[:, collateral]
 
     def _open_coin(self, marks0: Marks) -> None:
         """Coin accounts at t0: a coin-settled book option's premium is coin, an inverse
@@ -206,7 +217,13 @@ class Accounts:
         hit = (gross > 0.0) & (equity <= threshold) & ~self.liquidated
         if not hit.any():
             return None
-        self.cash[hit] += threshold[hit] - equity[hit]
+        gap = threshold[hit] - equity[hit]
+        if self._gap_coin >= 0:  # losses of coin-settled contracts were paid in the coin
+            assert self.coin is not None
+            a = self._gap_coin
+            self.coin[hit, a] += gap / marks.spot[hit, a]
+        else:
+            self.cash[hit] += gap
         equity[hit] = threshold[hit]
         for c in self._lin:
             self.positions[hit, c] = 0.0

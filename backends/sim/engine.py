@@ -15,7 +15,9 @@ midnight of the venue's ``start`` (today when absent). The kernel decides at ``t
 * ``trades``: fills (child orders), ``rebalances``: decisions whose first child filled;
 * ``tracking_error``: RMS over ``t_1..t_N`` of the first target row's measure minus its
   center, measured before that step's trade (how far the book drifts between actions);
-* ``max_drawdown``: the largest fall of equity from its running peak, as a fraction of the peak.
+* ``max_drawdown``: the largest fall of the strategy's equity from its running peak, as a
+  fraction of the peak (the measure of ``halt when drawdown``: a ``collateral`` coin counts at
+  its first price, ``kernel/coins.py``; ``pnl`` is the account's, collateral included).
 """
 
 from __future__ import annotations
@@ -261,7 +263,10 @@ def _run(strategy: ir.Strategy, venue: ir.Venue, kernel: Kernel, feed: MarketFee
     value_cols = np.flatnonzero(lay.carries_value & ~lay.is_par_cash)
     book_value = (lay.book[value_cols] * marks.price[:, value_cols]).sum(axis=1)
     capital = lay.capital
-    acc = Accounts(lay, n_paths, capital, book_value, marks)
+    collateral = venue.config.collateral if isinstance(venue.config, ir.SimConfig) else None
+    acc = Accounts(lay, n_paths, capital, book_value, marks,
+                   collateral=None if collateral is None else lay.assets.index(collateral))
+    origin = kernel.coin_origin
     equity0 = acc.equity(marks).copy()
 
     gas_asset = lay.costs.gas_asset
@@ -317,7 +322,8 @@ def _run(strategy: ir.Strategy, venue: ir.Venue, kernel: Kernel, feed: MarketFee
             np.subtract(dec.rows.measure[0], dec.rows.center[0], out=scratch)
             scratch *= scratch
             te_sum += scratch
-        peak.track(equity, scratch)
+        peak.track(equity if origin is None else origin.strategy_equity(equity, marks.spot),
+                   scratch)
         if samples is not None:
             ks = samples.k
             samples.spot[:, k] = spot[:ks]
