@@ -13,7 +13,8 @@ copy of today's live one (Binance revises them by announcement).
 size`` with ``size`` the position in coins at the mark (``k``: 0.005% per BTC, 0.0001% per
 ETH), the form of Deribit's published rule for inverse futures (whose initial margin starts at
 4%: the emulator's contracts state 4%). A short option needs ``(0.075 + mark) x size`` coins (mark in the coin per coin); a
-long option none.
+long option none. (Deribit's published rule for a short put is ``max(0.075, 0.075 x mark) +
+mark``: the same unless the put's mark exceeds one coin, which the emulator does not model.)
 """
 
 from __future__ import annotations

@@ -115,4 +115,6 @@ def test_deribit_snapshot_carries_the_coin_margin_as_a_fraction(tmp_path: Path) 
     # the account's figure adds the short options' (0.075 + mark) per ETH sold
     options = sum((0.075 + emu.ledger.mark(emu.ledger.contracts[o])) * 10 for o in (CALL, PUT))
     assert summary["maintenance_margin"] == pytest.approx(perp["maintenance_margin"] + options)
-    assert set(snap.maintenance) == {"PERP"}  # options are not in the kernel's requirement
+    # and the short options' own figures, as fractions of their underlying notional
+    # (tests/test_live_option_margin.py: the kernel's requirement counts them)
+    assert set(snap.maintenance) == {"PERP", "ETH_C", "ETH_P"}

@@ -124,7 +124,7 @@ class CcxtAdapter:
     def _positions(self, totals: Mapping[str, float]) -> tuple[
             dict[str, float], dict[str, float], dict[str, float], dict[str, float]]:
         """(underlying units, unmapped positions, venue amount units, maintenance margin as a
-        fraction of notional) per instrument."""
+        fraction of notional: an option's of its underlying notional) per instrument."""
         positions: dict[str, float] = {n: 0.0 for n in self.mapped}
         venue: dict[str, float] = {n: 0.0 for n in self.mapped}
         foreign: dict[str, float] = {}
@@ -155,9 +155,11 @@ class CcxtAdapter:
                 qty = abs(contracts) * m.units.contract_size
             positions[m.name] += sign * qty
             venue[m.name] += sign * abs(contracts)  # ccxt's contracts: the venue's amount
-            if m.instrument.kind in ("perp", "future"):
+            if m.instrument.kind in ("perp", "future", "option"):
                 idx = self._index.get(m.base, 0.0)
-                mark = m.units.price_to_numeraire(p.get("markPrice"), idx) or idx
+                # a contract's notional at its mark; an option's is its underlying's, q x index
+                mark = idx if m.instrument.kind == "option" else (
+                    m.units.price_to_numeraire(p.get("markPrice"), idx) or idx)
                 settle = self._price(str(m.market.get("settle") or "")) or 0.0
                 rate = maintenance_fraction(p, settle, qty * mark)
                 if rate is not None:  # both sides of a hedge-mode position: their sum

@@ -137,8 +137,10 @@ class VenueUnits:
 def maintenance_fraction(position: Mapping[str, Any], settle_price: float,
                          notional: float) -> float | None:
     """The venue's maintenance margin of one ccxt position as a fraction of its notional
-    (``notional``: ``|qty| x mark`` in the numeraire; ``settle_price``: the numeraire price of
-    one unit of the position's settle currency, 1 for USDT, the index for Deribit's ETH).
+    (``notional``: ``|qty| x mark`` in the numeraire, an option's ``|qty| x index``, its
+    underlying's; ``settle_price``: the numeraire price of one unit of the position's settle
+    currency, 1 for USDT, the index for Deribit's ETH). A Deribit short option's
+    ``(0.075 + mark) x size`` coins is ``0.075 + mark`` (the mark in the coin per coin).
 
     The venue's own figure is read first: Binance ``maintMargin`` (USDT: the bracket's ratio x
     notional less the bracket's ``cum``), Deribit ``maintenance_margin`` (in the coin). ccxt's

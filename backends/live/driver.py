@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from rebal.backends.kernel.coins import coin_after
 from rebal.backends.kernel.context import PortfolioView, StepContext
 from rebal.backends.kernel.gate import liquidation_distance
 from rebal.backends.kernel.planner import Decision, Kernel
@@ -185,8 +186,10 @@ class KernelDriver:
         post = StepContext(t, lay, market, PortfolioView(after, book.equity), marks, k.peak,
                            None)
         lev_after = float(post.leverage[0])
+        coin_post = None if book.coin is None else coin_after(
+            lay.settle_asset, lay.is_option, book.coin, dec.orders, marks.price, marks.spot)
         liq = float(liquidation_distance(lay, after, marks, book.equity,
-                                         market.margin())[0])
+                                         market.margin(), coin_post)[0])
         rows = tuple(
             RowView(label, float(np.asarray(dec.measure)[0, r]),
                     float(np.asarray(dec.center)[0, r]), float(np.asarray(dec.band_lo)[0, r]),
