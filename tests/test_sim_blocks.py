@@ -91,6 +91,40 @@ def test_normals_fill_each_blocks_columns_from_its_own_stream() -> None:
                           z[:, BLOCK_PATHS:2 * BLOCK_PATHS])
 
 
+def test_normals_drawn_ahead_are_the_normals_drawn_call_by_call() -> None:
+    """Streams drawing calls ahead hand out exactly the numbers of streams drawing each call
+    on its own, whatever the row counts asked in turn (a leftover is handed out first: ten
+    times in this sequence)."""
+    paths = 2 * BLOCK_PATHS + 7
+    ahead, plain = BlockStreams(5, paths, ahead=4), BlockStreams(5, paths)
+    for rows in [2] * 10 + [3, 2, 3, 1, 3, 3, 2] * 5:
+        assert np.array_equal(ahead.normals(rows), plain.normals(rows))
+    with pytest.raises(RuntimeError):  # other draws would take numbers meant for later calls
+        next(iter(ahead))
+
+
+@pytest.mark.parametrize("kind", ["gbm", "heston"])
+def test_a_model_drawing_ahead_steps_the_paths_it_steps_drawing_step_by_step(kind: str) -> None:
+    """GBM and Heston (every draw a normal) draw 16 steps of normals at once: over more steps
+    than that, on three blocks of correlated assets, the spots and vols are bit for bit those
+    of the same model drawing every step on its own. Jump models draw step by step."""
+    corr = np.array([[1.0, 0.6], [0.6, 1.0]])
+    kwargs = dict(assets=("A", "B"), spot=[100.0, 50.0], vol=[0.6, 0.4], drift=[0.05, 0.0],
+                  corr=corr,
+                  heston=[{"mean_reversion": 2.0, "vol_of_vol": 0.9, "vol_correlation": -0.7}] * 2)
+    fast, plain = make_model(kind, **kwargs), make_model(kind, **kwargs)
+    plain._draw_ahead = 1  # type: ignore[union-attr]
+    fast.reset(2 * BLOCK_PATHS + 5, 9)
+    plain.reset(2 * BLOCK_PATHS + 5, 9)
+    assert fast._streams.ahead == 16 and plain._streams.ahead == 1  # type: ignore[union-attr]
+    for _ in range(40):
+        assert np.array_equal(fast.step(1 / 365), plain.step(1 / 365))
+        assert np.array_equal(fast.vol, plain.vol)
+    jumps = make_model("jump", assets=("A",), spot=[100.0], vol=[0.6], jumps=[(20.0, -0.1)])
+    jumps.reset(10, 1)
+    assert jumps._streams.ahead == 1  # type: ignore[union-attr]
+
+
 def test_chunks_cover_the_paths_in_whole_blocks() -> None:
     cs = chunks(5 * BLOCK_PATHS + 1, 2)
     assert [(c.start, c.stop) for c in cs] == [

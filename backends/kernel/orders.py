@@ -8,7 +8,8 @@ gets no fill at all (or is refused) cancels its parent, and the triggers decide 
 
 Order ids. Every parent a row opens gets the row's next *parent sequence number* (1, 2, ...)
 and every release of it the next *child index* (0, 1, ...); a released leg's order is
-``(parent, child)`` for its (row, hedge leg) (``Decision.order_ids``). The ids are part of the
+``(parent, child)`` for its (row, hedge leg) (``Decision.order_ids``; the counters are kept in
+``order_ids.py``, in a form cheap to update every step). The ids are part of the
 kernel's state, so they stay unique across a restart.
 
 Fills, now or later. ``Kernel.record(dec, fills)`` is the immediate case (the simulation, or
@@ -40,6 +41,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .order_ids import OrderIds
 from .triggers import SPLIT
 from .valuation import Marks
 
@@ -140,12 +142,16 @@ class OrderBook:
         # child orders per leg in the last release (None: one per non-zero leg)
         self.children: FloatArray | None = None
         self._zero_reason = np.zeros(batch, dtype=np.int8)
-        self.parent_seq = np.zeros(batch, dtype=np.int64)  # 0: no parent opened yet
-        self.child_seq = np.full(batch, -1, dtype=np.int64)  # index of the last child released
+        self.ids = OrderIds(batch)
         self.in_flight = np.zeros((batch, h))  # sent, not final, per leg
         self.flight_filled = np.zeros((batch, h))  # filled so far of the release in flight
         self.flight_id = np.full((batch, 2), -1, dtype=np.int64)  # (parent, child) in flight
         self.any_in_flight = False
+
+    @property
+    def parent_seq(self) -> NDArray[np.int64]:
+        """The last parent's sequence number per row (0: none yet); read only."""
+        return self.ids.parent_seq()
 
     def pending(self) -> BoolArray | None:
         """Paths with a parent still being worked or a child in flight (None: none at all)."""
@@ -164,7 +170,7 @@ class OrderBook:
         self.in_flight = np.where(rows[:, None], child, self.in_flight)
         self.flight_filled = np.where(rows[:, None], 0.0, self.flight_filled)
         self.flight_id[rows, 0] = self.parent_seq[rows]
-        self.flight_id[rows, 1] = self.child_seq[rows]
+        self.flight_id[rows, 1] = self.ids.child_seq()[rows]
         self.any_in_flight = bool(self.in_flight.any())
 
     def report(self, row: int, leg: int, order: tuple[int, int], qty: float, final: bool) -> bool:
@@ -203,8 +209,7 @@ class OrderBook:
             # A clock restoring a position already at its target leaves rounding noise.
             q = positions[:, self.hedge_cols]
             trades = np.where(np.abs(trades) <= _DUST * (1.0 + np.abs(q)), 0.0, trades)
-        np.add(self.parent_seq, fire, out=self.parent_seq)
-        np.putmask(self.child_seq, fire, -1)
+        self.ids.open(fire)
         if not self.splits:
             self.parent = trades
             self.parent_reason = reason
@@ -233,7 +238,7 @@ class OrderBook:
             self.parent = self._zero_child
             self.any_pending = False
             has = _any_cols(child != 0.0)
-            np.add(self.child_seq, has, out=self.child_seq)
+            self.ids.release(has)
             return child, reason * has.view(np.int8)
         if lot is not None:
             self.parent = np.where(np.abs(self.parent) < lot * (1.0 - 1e-9), 0.0, self.parent)
@@ -270,7 +275,7 @@ class OrderBook:
             if self.children is not None:
                 self.children = np.where(child != 0.0, self.children, 0.0)
         has = _any_cols(child != 0.0)
-        np.add(self.child_seq, has, out=self.child_seq)
+        self.ids.release(has)
         reason = np.where(self.started, np.int8(SPLIT), self.parent_reason).astype(np.int8)
         reason *= has.view(np.int8)
         self.started |= has
@@ -282,7 +287,7 @@ class OrderBook:
         rows = {"parent": np.array(self.parent, dtype=np.float64),
                 "parent_reason": self.parent_reason.copy(), "split_started": self.started.copy(),
                 "last_child": self.last_child.copy(), "parent_seq": self.parent_seq.copy(),
-                "child_seq": self.child_seq.copy(), "in_flight": self.in_flight.copy(),
+                "child_seq": self.ids.child_seq().copy(), "in_flight": self.in_flight.copy(),
                 "flight_filled": self.flight_filled.copy(), "flight_id": self.flight_id.copy()}
         return self.prev_t, rows
 
@@ -292,8 +297,7 @@ class OrderBook:
         self.parent_reason = np.asarray(rows["parent_reason"], dtype=np.int8).copy()
         self.started = np.asarray(rows["split_started"], dtype=bool).copy()
         self.last_child = np.asarray(rows["last_child"], dtype=np.float64).copy()
-        self.parent_seq = np.asarray(rows["parent_seq"], dtype=np.int64).copy()
-        self.child_seq = np.asarray(rows["child_seq"], dtype=np.int64).copy()
+        self.ids.set(rows["parent_seq"], rows["child_seq"])
         self.in_flight = np.asarray(rows["in_flight"], dtype=np.float64).reshape(self.parent.shape)
         self.flight_filled = np.asarray(rows["flight_filled"], dtype=np.float64).reshape(
             self.parent.shape)

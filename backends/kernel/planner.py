@@ -41,6 +41,7 @@ from .gate import Gate
 from .history import PriceHistory
 from .layout import Layout, build_layout
 from .modes import build_settings
+from .order_ids import OrderSeq
 from .orders import OrderBook, RollingBuckets
 from .solver import Solution, TargetSet
 from .state import restore_state, save_state
@@ -83,7 +84,7 @@ class Decision:
     any_orders: bool
     marks: Marks
     children: FloatArray | None = None  # child orders per leg (B, H); None: one per order
-    order_seq: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None  # parent, child (B,)
+    order_seq: OrderSeq | None = None  # the order-id counters after this step
 
     @cached_property
     def order_ids(self) -> NDArray[np.int64]:
@@ -94,8 +95,8 @@ class Decision:
         if self.order_seq is None:
             return out
         live = self.hedge_orders != 0.0
-        out[:, :, 0] = np.where(live, self.order_seq[0][:, None], -1)
-        out[:, :, 1] = np.where(live, self.order_seq[1][:, None], -1)
+        out[:, :, 0] = np.where(live, self.order_seq.parent_seq()[:, None], -1)
+        out[:, :, 1] = np.where(live, self.order_seq.child_seq()[:, None], -1)
         return out
 
     @cached_property
@@ -323,8 +324,7 @@ class Kernel:
             halted=self.halted.copy() if self.halts else self.halted, refused=refused,
             unmet_rows=unmet, rows=sol, est_cost=est, any_orders=any_orders, marks=marks,
             children=self.order_book.children,
-            order_seq=(self.order_book.parent_seq.copy(), self.order_book.child_seq.copy())
-            if any_orders else None,
+            order_seq=self.order_book.ids.seq() if any_orders else None,
         )
 
     def _limits(self, ctx: StepContext, mode: Any, portfolio: PortfolioView, child: FloatArray,

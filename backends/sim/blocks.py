@@ -9,7 +9,11 @@ numbers it gets in a run of all paths at once: a worker can simulate any run of 
 blocks on its own, and the per-path results concatenate into the in-process result bit for bit.
 
 In process, a model still steps all paths as one batch; only the draws are made block by block
-into one array (:meth:`BlockStreams.normals`), a few generator calls per step.
+into one array (:meth:`BlockStreams.normals`). A model whose every draw is a standard normal
+(GBM, Heston) lets its streams draw ``ahead`` steps' worth at once: a generator's normals are a
+plain sequence, so drawing them in larger calls gives every path the same numbers, with one
+generator call per block every ``ahead`` steps instead of every step. A model that makes other
+draws in between (jumps) draws step by step.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from numpy.typing import NDArray
 __all__ = ["BLOCK_PATHS", "BlockStreams", "Chunk", "block_generator", "chunks"]
 
 BLOCK_PATHS = 1_000  # paths per random stream; changing it changes every seeded number
+_AHEAD_CELLS = 1 << 20  # at most this many normals are drawn ahead (8 MB)
 
 
 def block_generator(seed: int, block: int) -> np.random.Generator:
@@ -63,7 +68,7 @@ class BlockStreams:
     depend only on ``(seed, block index)`` and on the model's sequence of draws.
     """
 
-    def __init__(self, seed: int, paths: int, first_block: int = 0) -> None:
+    def __init__(self, seed: int, paths: int, first_block: int = 0, ahead: int = 1) -> None:
         if paths < 1:
             raise ValueError(f"paths must be at least 1, got {paths}")
         if first_block < 0:
@@ -72,16 +77,42 @@ class BlockStreams:
         self.bounds = [(lo, min(lo + BLOCK_PATHS, self.paths))
                        for lo in range(0, self.paths, BLOCK_PATHS)]
         self.generators = [block_generator(seed, first_block + i) for i in range(len(self.bounds))]
+        self.ahead = max(1, int(ahead))  # calls of normals() drawn at once (1: none ahead)
+        self._drawn: NDArray[np.float64] | None = None  # rows drawn ahead, not handed out yet
+        self._next = 0  # the first of them
 
     def __iter__(self) -> Iterator[tuple[np.random.Generator, int, int]]:
-        """``(generator, lo, hi)`` of every block, in path order."""
+        """``(generator, lo, hi)`` of every block, in path order (for draws other than
+        :meth:`normals`: only when nothing is drawn ahead, which would reorder the streams)."""
+        if self.ahead > 1:
+            raise RuntimeError("streams that draw normals ahead cannot make other draws")
         for g, (lo, hi) in zip(self.generators, self.bounds, strict=True):
             yield g, lo, hi
 
     def normals(self, rows: int) -> NDArray[np.float64]:
-        """Standard normals of shape ``(rows, paths)``; each block fills its columns row by row."""
-        out = np.empty((rows, self.paths))
-        for g, lo, hi in self:
-            for r in range(rows):
-                g.standard_normal(out=out[r, lo:hi])
-        return out
+        """Standard normals of shape ``(rows, paths)``; each block fills its columns row by row
+        (a fresh array, or rows of one drawn ahead that nothing else hands out)."""
+        if self.ahead == 1:
+            out = np.empty((rows, self.paths))
+            for g, lo, hi in self:
+                for r in range(rows):
+                    g.standard_normal(out=out[r, lo:hi])
+            return out
+        have = 0 if self._drawn is None else self._drawn.shape[0] - self._next
+        if have < rows:
+            self._draw_ahead(rows, have)
+        assert self._drawn is not None
+        k = self._next
+        self._next = k + rows
+        return self._drawn[k:k + rows]
+
+    def _draw_ahead(self, rows: int, have: int) -> None:
+        """Draw the next rows of every block: at least ``rows - have``, up to ``ahead`` calls."""
+        fresh = max(rows * min(self.ahead, _AHEAD_CELLS // (rows * self.paths)), rows) - have
+        drawn = np.empty((have + fresh, self.paths))
+        if have:
+            assert self._drawn is not None
+            drawn[:have] = self._drawn[self._next:]
+        for g, (lo, hi) in zip(self.generators, self.bounds, strict=True):
+            drawn[have:, lo:hi] = g.standard_normal((fresh, hi - lo))
+        self._drawn, self._next = drawn, 0

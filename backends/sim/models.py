@@ -80,6 +80,7 @@ class _Stochastic:
     """
 
     _vol_view: FloatArray | None = None  # the constant vol's (paths, assets) view, once made
+    _draw_ahead = 16  # steps of normals drawn at once (every draw is a normal: blocks.py)
 
     def __init__(
         self,
@@ -110,7 +111,7 @@ class _Stochastic:
             raise ValueError(f"paths must be at least 1, got {paths}")
         self.paths = int(paths)
         self.t = 0.0
-        self._streams = BlockStreams(seed, self.paths, first_block)
+        self._streams = BlockStreams(seed, self.paths, first_block, self._draw_ahead)
         self._s = np.repeat(self.spot0[:, None], self.paths, axis=1)
         self._vol_view = None
         self._reset_state()
@@ -195,6 +196,8 @@ class JumpModel(GBMModel):
     ``log(1 + J)`` is normal with the given jump vol, or exactly ``log(1 + size)`` when it is 0.
     The diffusion drift is lowered by ``intensity * size`` so ``E[S_T] = S_0 exp(mu T)``.
     """
+
+    _draw_ahead = 1  # Poisson counts and jump sizes come between the normals of a stream
 
     def __init__(
         self,
