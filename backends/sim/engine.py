@@ -34,11 +34,13 @@ from numpy.typing import NDArray
 
 from rebal.backends.kernel import SECONDS_PER_YEAR, Kernel, MarketView, PortfolioView
 from rebal.backends.kernel.context import EquityPeak
+from rebal.backends.kernel.threads import spare_cpu
 from rebal.backends.kernel.triggers import SPLIT
 from rebal.compiler import ir
 
 from .accounting import Accounts
 from .blocks import BLOCK_PATHS
+from .counts import FlagCounts
 from .feed import MarketFeed
 from .inputs import SimulationError, check_fits, replay_closes, replay_path, run_paths, sim_venue
 from .models import make_model
@@ -172,7 +174,7 @@ def simulate(
     sample_paths: int = 0,
     progress: Callable[[int, int], None] | None = None,
     base_dir: str | Path | None = None,
-    threaded: bool = True,
+    threaded: bool | None = None,
     allow_paths: Sequence[str | Path] = (),
     on_step: Callable[[int, int], None] | None = None,
     first_path: int = 0,
@@ -188,7 +190,9 @@ def simulate(
     called with ``(step, steps)`` before every step and may raise to stop the run (a deadline,
     a signal); the model's helper thread is closed either way.
     ``threaded=False`` steps the market model on this thread instead of one step ahead on a
-    helper thread (:mod:`.feed`); the numbers are the same either way.
+    helper thread (:mod:`.feed`), ``True`` uses the thread whenever the process may use two
+    CPUs, ``None`` (the default) only when the machine also has one free
+    (:func:`~rebal.backends.kernel.threads.spare_cpu`); the numbers are the same either way.
 
     ``first_path`` (a multiple of :data:`.blocks.BLOCK_PATHS`) simulates paths
     ``first_path .. first_path + paths - 1`` of a larger run: each path draws from its block's
@@ -225,6 +229,8 @@ def simulate(
     model.reset(n_paths, the_seed, first_path // BLOCK_PATHS)
     dt_y = step_s / SECONDS_PER_YEAR
 
+    if threaded is None:
+        threaded = spare_cpu()
     feed = MarketFeed(model, dt_y, n_steps, threaded=threaded, prepare=kernel.mark_ahead,
                       step_s=step_s)
     try:
@@ -275,7 +281,7 @@ def _run(strategy: ir.Strategy, venue: ir.Venue, kernel: Kernel, feed: MarketFee
     par_cash = np.flatnonzero(lay.is_par_cash)
     cash_col = int(par_cash[0]) if par_cash.size else -1
     has_rows = bool(kernel.row_labels)
-    rebalances = np.zeros(n_paths)
+    rebalances = FlagCounts(n_paths)
     te_sum = np.zeros(n_paths)
     peak = EquityPeak(n_paths, equity0 if capital > 0.0 else None)
     if capital <= 0.0:
@@ -313,7 +319,7 @@ def _run(strategy: ir.Strategy, venue: ir.Venue, kernel: Kernel, feed: MarketFee
                 first = (dec.reason != 0) & (dec.reason != SPLIT) if kernel.splits \
                     else dec.reason != 0
                 first &= fills.any_filled()
-                np.add(rebalances, first, out=rebalances)
+                rebalances.add(first)
                 if samples is not None:
                     _sample_trades(samples, dec, fills.qty, k, names, kernel.mode_names)
             if dec.refused.any():
@@ -354,7 +360,7 @@ def _run(strategy: ir.Strategy, venue: ir.Venue, kernel: Kernel, feed: MarketFee
         assets=lay.assets, numeraire=strategy.numeraire, target_unit=_target_unit(strategy),
         book_value0=float(book_value[0]), elapsed_s=time.perf_counter() - started,
         pnl=equity - equity0, fees=acc.fees, slippage=acc.slippage, gas=acc.gas,
-        funding=acc.funding, trades=acc.fills, rebalances=rebalances,
+        funding=acc.funding, trades=acc.fills, rebalances=rebalances.total,
         tracking_error=np.sqrt(te_sum / n_steps) if has_rows else np.zeros(n_paths),
         max_drawdown=peak.max_drawdown, liquidated=acc.liquidated, halted=kernel.halted.copy(),
         refusals=refusals, samples=sample_out,
