@@ -305,7 +305,7 @@ def test_the_live_view_gives_the_kernel_the_coin_balance_less_its_coin_options()
                     positions={"ETH_C": -10.0, "ETH_P": -10.0, "PERP": 1.5},
                     balances={"ETH": 48.0}, index={"ETH": 3000.0},
                     mark={"ETH_C": 150.0, "ETH_P": 90.0, "PERP": 3000.0})
-    view = portfolio_view(kernel.layout, strat, snap, venue)
+    view = portfolio_view(kernel.layout, snap, venue)
     assert view.coin is not None
     # Deribit's ETH equity holds the options' value (-10 x 240 USD = -0.8 ETH): taken out
     assert view.coin[0, 0] == pytest.approx(48.0 + 10.0 * 240.0 / 3000.0)

@@ -190,7 +190,7 @@ def test_a_live_account_falling_with_its_collateral_is_not_a_drawdown() -> None:
         snap = _snapshot(t, eth, coin)
         spot = np.array([[eth]], order="F")
         market = MarketView(spot=spot, vol=np.array([[0.6]]))
-        k.decide(t, market, portfolio_view(lay, s, snap, venue))
+        k.decide(t, market, portfolio_view(lay, snap, venue))
         return bool(k.halted[0])
 
     assert not step(kernel, 0.0, 3000.0, 50.0)

@@ -91,7 +91,7 @@ def test_a_trade_into_a_higher_bracket_is_weighed_at_that_bracket(tmp_path: Path
 
     # 39k -> 900% of equity (about 900k, bracket 3): the post-trade distance to liquidation
     # is (E - (1% N - 2550)) / (N - 1% N) = 10.5% < the 10.6% buffer: refused
-    book = portfolio_view(lay, s, held, s.venue("binance"))
+    book = portfolio_view(lay, held, s.venue("binance"))
     e, spot = float(book.equity[0]), float(market.spot[0, 0])
     post = np.array([[9.0 * e / spot]])
     n = 9.0 * e

@@ -43,7 +43,7 @@ def test_a_short_straddles_requirement_is_the_venues() -> None:
     driver = KernelDriver(s, s.venue("deribit"))
     lay = driver.layout
     market = market_view(lay, snap, {})
-    book = portfolio_view(lay, s, snap, s.venue("deribit"))
+    book = portfolio_view(lay, snap, s.venue("deribit"))
     marks = driver.kernel.mark(snap.time_s, market)
     req = maintenance_requirement(lay, book.positions, marks.notional, market.margin())[0]
     # the account's maintenance margin (perpetual and both options), in ETH at the index
@@ -75,7 +75,7 @@ def test_the_option_margin_refuses_a_trade_it_would_not_otherwise(tmp_path: Path
     driver = KernelDriver(s, s.venue("deribit"))
     lay = driver.layout
     market = market_view(lay, snap, {})
-    book = portfolio_view(lay, s, snap, s.venue("deribit"))
+    book = portfolio_view(lay, snap, s.venue("deribit"))
     marks = driver.kernel.mark(snap.time_s, market)
     # after buying 20 ETH: equity E falls by (D S) x for a fall x, the options' requirement R
     # by R x (it is a fraction of the underlying notional): x = (E - R) / (D S - R)

@@ -153,7 +153,7 @@ class KernelDriver:
         """Run the kernel once on ``snap``; ``ids(seq, leg, child)`` names each order."""
         lay, k = self.layout, self.kernel
         market = market_view(lay, snap, self.fallback_vol)
-        book = portfolio_view(lay, self.strategy, snap, self.venue)
+        book = portfolio_view(lay, snap, self.venue)
         t = float(snap.time_s)
         k.observe(t, market.spot)
         marks = k.mark(t, market)

@@ -117,8 +117,7 @@ def _asset_vol(layout: Layout, snap: Snapshot, a: int, spot: float,
     return 0.0
 
 
-def portfolio_view(layout: Layout, strategy: ir.Strategy, snap: Snapshot,
-                   venue: ir.Venue) -> PortfolioView:
+def portfolio_view(layout: Layout, snap: Snapshot, venue: ir.Venue) -> PortfolioView:
     """Positions (units of each underlying) and equity (numeraire), batch of one."""
     pos = np.zeros((1, layout.n_instruments), order="F")
     for i, name in enumerate(layout.instruments):
