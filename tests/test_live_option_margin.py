@@ -100,3 +100,55 @@ def test_the_option_margin_refuses_a_trade_it_would_not_otherwise(tmp_path: Path
     assert decided.refused == "" and sum(o.qty for o in decided.orders) > 19.0
     # the plan's distance counts the coin collateral as the gate does (no 2000% move)
     assert 0.25 < decided.liquidation_after < 1.0
+
+
+def test_a_new_short_option_is_weighed_by_the_venues_rule_and_a_long_one_needs_none(
+        tmp_path: Path) -> None:
+    """No option held: the venue's positions state no option margin, so the adapter gives
+    Deribit's published rule (``0.075 + mark``); the gate then refuses selling options the
+    collateral cannot margin, and lets the same quantity be bought (a long option needs no
+    maintenance margin)."""
+    spec = tmp_path / "writer.rebal"
+    spec.write_text(SPEC.read_text().replace(
+        "    max position PERP 50 ETH\n", "    max position PERP 50 ETH\n    liquidation buffer 25%\n"))
+    s = strategy(spec)
+    with deribit(spec=spec, balances={"ETH": 1.5}) as emu:
+        emu.set_position(CALL, 0.0)
+        emu.set_position(PUT, 0.0)
+        a = adapter(emu, s)
+        try:
+            snap = a.snapshot()
+        finally:
+            a.close()
+        coin_marks = {o: emu.ledger.mark(emu.ledger.contracts[o]) for o in (CALL, PUT)}
+    assert snap.positions["ETH_C"] == 0.0 == snap.positions["ETH_P"]
+    # (the ticker's mark is the venue's, to 8 decimals)
+    assert snap.maintenance["ETH_C"] == pytest.approx(0.075 + coin_marks[CALL], abs=1e-8)
+    assert snap.maintenance["ETH_P"] == pytest.approx(0.075 + coin_marks[PUT], abs=1e-8)
+    driver = KernelDriver(s, s.venue("deribit"))
+    lay, gate = driver.layout, driver.kernel.gate
+    market = market_view(lay, snap, {})
+    book = portfolio_view(lay, snap, s.venue("deribit"))
+    marks = driver.kernel.mark(snap.time_s, market)
+    index, call = snap.index["ETH"], lay.col("ETH_C")
+
+    def after(qty: float) -> np.ndarray:
+        orders = np.zeros_like(book.positions)
+        orders[0, call] = qty
+        return orders
+
+    short, long = book.positions + after(-10.0), book.positions + after(10.0)
+    req_short = maintenance_requirement(lay, short, marks.notional, market.margin())[0]
+    assert req_short == pytest.approx((0.075 + coin_marks[CALL]) * 10.0 * index, rel=1e-7)
+    assert maintenance_requirement(lay, long, marks.notional, market.margin())[0] == 0.0
+
+    def refused(qty: float, margin: object) -> str:
+        code = gate.check(book.positions, after(qty), marks, book.equity, np.zeros(1), None,
+                          None, margin, book.coin)  # type: ignore[arg-type]
+        names = {v: k for k, v in gate.codes.items()}
+        return names.get(int(code[0]), "")
+
+    assert refused(-8.0, market.margin()) == "liquidation buffer"
+    assert refused(8.0, market.margin()) == ""  # the same delta risk the other way: allowed
+    blind = np.where(lay.is_option, 0.0, market.maintenance_margin)  # the option figures gone
+    assert refused(-8.0, blind) == ""  # what the gate did before the rule was given

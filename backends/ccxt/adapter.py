@@ -94,6 +94,13 @@ class CcxtAdapter:
         totals = {c: float(v) for c, v in (balance.get("total") or {}).items() if v is not None}
         equity = sum(v * (self._price(c) or 0.0) for c, v in totals.items())
         positions, foreign, venue_positions, margin = self._positions(totals)
+        for n, q in quotes.items():  # an option not held short: the venue's published rule
+            m = self.mapped[n]
+            if m.instrument.kind == "option" and not margin.get(n) and m.units.coin_priced \
+                    and q.mark is not None:
+                rule = self.dialect.option_margin(float(q.mark))
+                if rule is not None:
+                    margin[n] = rule
         mid, bid, ask, mark, iv, funding = {}, {}, {}, {}, {}, {}
         times = []
         for n, q in quotes.items():

@@ -8,7 +8,10 @@
 * where bid/ask, mark, index, funding and implied vol are (one ``quote`` per market);
 * the maintenance margin tiers (``margin_tiers``: ccxt's unified leverage tiers where the
   exchange has them, Binance's leverage brackets with their ``cum``; none on Deribit, whose
-  rule is not published through its API).
+  rule is not published through its API);
+* a short option's maintenance margin by the venue's published rule (``option_margin``:
+  Deribit's ``0.075 + mark`` in the coin per coin), for an option the account does not hold
+  short, whose margin the venue's positions do not state yet.
 """
 
 from __future__ import annotations
@@ -59,6 +62,11 @@ class Dialect:
 
     def client_id_of(self, order: Mapping[str, Any]) -> str:
         return str(order.get("clientOrderId") or "")
+
+    def option_margin(self, coin_mark: float) -> float | None:
+        """Maintenance margin of a short option by the venue's published rule, as a fraction
+        of its underlying notional, from its mark in the coin per coin (None: no rule)."""
+        return None
 
     def find(self, exchange: Any, mapped: Iterable[Mapped], cid: str) -> list[dict[str, Any]]:
         """Orders (ccxt dicts) the venue holds under client id ``cid``."""
@@ -127,6 +135,12 @@ class Deribit(Dialect):
 
     def client_id_of(self, order: Mapping[str, Any]) -> str:
         return str((order.get("info") or {}).get("label") or "")
+
+    def option_margin(self, coin_mark: float) -> float | None:
+        """Deribit's standard margin for a short option: ``(0.075 + mark) x size`` coins
+        (its rule for a put, ``max(0.075, 0.075 x mark) + mark``, is the same unless the put's
+        mark exceeds one coin)."""
+        return 0.075 + max(coin_mark, 0.0)
 
     def find(self, exchange: Any, mapped: Iterable[Mapped], cid: str) -> list[dict[str, Any]]:
         found = []

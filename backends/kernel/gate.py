@@ -53,9 +53,12 @@ _TOL = 1e-9
 
 
 def _margined(layout: Layout, positions: FloatArray, notional: FloatArray) -> FloatArray:
-    """Absolute notional ``|q| S`` a stated margin weighs, ``(B, I)``: perps, futures and
-    options (an option counts what the venue states for it; none: 0)."""
-    return np.where(layout.is_linear | layout.is_option, np.abs(positions * notional), 0.0)
+    """Absolute notional ``|q| S`` a stated margin weighs, ``(B, I)``: perps and futures, and
+    the short side of options (a long option needs no maintenance margin; a short one what
+    the venue states for it, none: 0)."""
+    q = np.where(layout.is_option, np.minimum(positions, 0.0), positions) \
+        if layout.is_option.any() else positions
+    return np.where(layout.is_linear | layout.is_option, np.abs(q * notional), 0.0)
 
 
 def maintenance_requirement(layout: Layout, positions: FloatArray, notional: FloatArray,
