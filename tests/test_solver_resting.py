@@ -110,3 +110,37 @@ def test_an_intent_that_expires_unfilled_is_replanned_never_reposted(
     assert len(uids) == 2 and set(env.book.orders) == {bytes.fromhex(u[2:]) for u in uids}
     assert env.server.posts == 2  # each intent posted once: the expired one never again
     assert sorted(_states(env)) == ["expired", "fulfilled"]
+
+
+def test_a_stop_while_an_intent_rests_leaves_it_resting_and_a_restart_takes_its_fill(
+        env: Env, tmp_path: Path) -> None:
+    """SIGINT or SIGTERM during the wait (``run_loop`` hands the runner's stop flag to the
+    policy): the step ends at once, the intent is neither cancelled nor re-posted, its row
+    stays open; the next start's reconciliation takes its fill."""
+    from rebal.backends.live.runner import Stop, run_loop
+
+    stop = Stop()
+
+    def signal_after_a_minute(t: float) -> None:
+        if t >= 60.0:
+            stop.set(2)  # what the SIGINT handler of stop_on_signals does
+
+    clock = Clock(on_sleep=signal_after_a_minute)
+    opened = _open(env, tmp_path, clock)
+    try:
+        steps = run_loop(opened.session, interval_s=0.0, stop=stop)
+        (row,) = opened.journal.orders()
+    finally:
+        opened.close()
+    valid_for = float(env.venue.config.valid_for_s)  # type: ignore[union-attr]
+    assert steps == 1 and 60.0 <= clock.t < 70.0 < valid_for  # the wait ended at the signal
+    assert row.state == "acked" and row.filled == 0.0
+    assert _states(env) == ["open"] and env.server.posts == 1  # left resting, not cancelled
+    env.solver.step()  # the solvers fill it while the runner is down
+    again = _open(env, tmp_path, Clock())
+    try:
+        (row,) = again.journal.orders()
+    finally:
+        again.close()
+    assert row.state == "filled" and row.filled != 0.0
+    assert _states(env) == ["fulfilled"] and env.server.posts == 1

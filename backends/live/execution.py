@@ -21,6 +21,9 @@ cancelled, so every step ends with final rows or ``unknown`` ones. An adapter wh
 the solver's intents rest until their ``validTo``, since solvers take seconds to minutes. Such
 an order is polled (backoff capped at ``cap_s``) until filled or until that time has passed
 on the policy's clock; only then is it looked up a last time and, if still open, cancelled.
+When the runner is asked to stop (``RetryPolicy.stop``: SIGINT or SIGTERM) while an order
+rests, the wait ends at once and the order is left resting, neither cancelled nor re-sent:
+its row stays open in the journal, and the next start's reconciliation takes its state.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic  # how long a resting order has waited
     rng: random.Random = random.Random()  # noqa: RUF009 - shared jitter source is fine
+    #: True once the runner is asked to stop: a resting order is no longer waited for
+    stop: Callable[[], bool] = lambda: False
 
     def backoff(self, attempt: int) -> float:
         return self.rng.uniform(0.0, min(self.cap_s, self.base_s * 2 ** attempt))
@@ -90,7 +95,8 @@ def apply_status(journal: Journal, st: OrderStatus) -> None:
 def send_order(adapter: Adapter, journal: Journal, req: OrderRequest,
                policy: RetryPolicy = RetryPolicy()) -> OrderStatus | None:
     """Send ``req`` (already journaled as ``intent``) and return its final status, or None
-    when its outcome is still unknown after every attempt (the row is then ``unknown``)."""
+    when its outcome is still unknown after every attempt (the row is then ``unknown``); a
+    resting order left open because the runner was asked to stop returns its open status."""
     cid = req.client_id
     lookups = 0
     attempt = 0
@@ -154,6 +160,10 @@ def _finish(adapter: Adapter, journal: Journal, st: OrderStatus, policy: RetryPo
                 break
             pause = policy.poll_s * (k + 1)
         else:
+            if policy.stop():
+                log.warning("stopping: order %s is left resting at the venue (not cancelled); "
+                            "the next start reconciles it", st.client_id)
+                return st
             left = deadline - policy.clock()
             if left <= 0.0 and k > 0:
                 break  # its validity is over: one last look above, then the cancel below

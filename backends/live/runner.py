@@ -1,7 +1,8 @@
 """The ``rebal run`` loop: step, sleep to the next decision time, stop cleanly on a signal.
 
 SIGINT and SIGTERM set a flag: the step in flight finishes (its orders journaled, sent,
-settled or left ``unknown`` for the reconciliation) and the loop ends; the journal is
+settled or left ``unknown`` for the reconciliation; an order resting at the venue, a solver's
+intent, is left resting instead of being waited for) and the loop ends; the journal is
 consistent at every commit, so even SIGKILL loses nothing but the step's remaining sends,
 which the next start reconciles.
 """
@@ -14,6 +15,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from types import FrameType
 
 from rebal.compiler import ir
@@ -80,6 +82,7 @@ def run_loop(session: LiveSession, *, interval_s: float, once: bool = False,
              sleep: Callable[[float], None] = time.sleep) -> int:
     """Step until stopped; the number of steps run."""
     stop = stop or Stop()
+    session.policy = replace(session.policy, stop=lambda: stop.requested)  # resting orders
     n = 0
     while not stop.requested:
         t0 = time.monotonic()

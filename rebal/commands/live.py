@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -136,6 +137,7 @@ def _apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from rebal.backends.live import plans
     from rebal.backends.live.opening import open_session
     from rebal.backends.live.render import render_step, safe
+    from rebal.backends.live.runner import Stop, stop_on_signals
 
     doc = plans.load_plan(args.plan)
     spec = args.spec or (doc.get("extra") or {}).get("spec")
@@ -167,7 +169,9 @@ def _apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print("rebal: the plan is stale, nothing sent:\n  " + "\n  ".join(why)
                   + "\nmake a new plan with `rebal plan`", file=err)
             return 1
-        res = session.execute(d, planned)
+        with stop_on_signals(Stop()) as stop:  # a signal ends the wait on a resting order
+            session.policy = replace(session.policy, stop=lambda: stop.requested)
+            res = session.execute(d, planned)
         print(render_step(res, strategy.numeraire, journal), file=out)
         return 1 if res.halted or res.unsettled else 0
     finally:
