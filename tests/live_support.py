@@ -15,6 +15,7 @@ from typing import Any
 
 from rebal.backends.ccxt.adapter import CcxtAdapter
 from rebal.backends.ccxt.client import make_client, settings_of
+from rebal.backends.live.adapter import Snapshot
 from rebal.backends.live.execution import RetryPolicy
 from rebal.backends.live.opening import Opened, open_session
 from rebal.compiler import check_file, ir
@@ -72,6 +73,52 @@ def adapter(emu: Emulator, s: ir.Strategy, venue: str = "deribit",
     v = s.venue(venue)
     settings = settings_of(v, environ(emu))
     return CcxtAdapter(s, v, make_client(settings, timeout_ms=timeout_ms), settings)
+
+
+def levered_spec(weight: str, risk: str) -> str:
+    """A linear ETHUSDT perp held at ``weight`` of 100,000 USDT on the Binance emulator, with
+    the ``risk`` block's lines (the margin tests' spec)."""
+    return f"""strategy levered {{
+  capital 100000 USDT
+  instruments {{
+    ETH_PERP perp ETH settle USDT
+  }}
+  owns ETH_PERP
+  target weights {{
+    ETH_PERP {weight} band 1%
+    rebalance to center
+  }}
+  trigger {{
+    on breach
+  }}
+  costs {{
+    max slippage 15 bps
+  }}
+  risk {{
+    {risk}
+  }}
+  venue binance via ccxt {{
+    exchange "binanceusdm"
+    account env EMU
+    url env EMU_URL
+    ETH_PERP = "ETH/USDT:USDT"
+  }}
+  venue paper via sim {{
+    model gbm
+    ETH spot 3000 USDT vol 60%
+    horizon 1d step 1h paths 1
+  }}
+}}
+"""
+
+
+def read_venue(emu: Emulator, s: ir.Strategy, venue: str = "deribit") -> Snapshot:
+    """One snapshot through a fresh adapter (real ccxt), closed afterwards."""
+    a = adapter(emu, s, venue)
+    try:
+        return a.snapshot()
+    finally:
+        a.close()
 
 
 def session(emu: Emulator, state: Path, s: ir.Strategy | None = None,

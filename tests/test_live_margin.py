@@ -11,44 +11,22 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from live_support import CALL, PERP, PUT, adapter, binance, deribit, strategy
+from live_support import (
+    CALL,
+    PERP,
+    PUT,
+    adapter,
+    binance,
+    deribit,
+    levered_spec,
+    read_venue,
+    strategy,
+)
 
 from rebal.backends.live.driver import KernelDriver
 from rebal.emulators.margin import binance_brackets, binance_maintenance
 
-SPEC = """strategy levered {
-  capital 100000 USDT
-  instruments {
-    ETH_PERP perp ETH settle USDT
-  }
-  owns ETH_PERP
-  target weights {
-    ETH_PERP 400% band 1%
-    rebalance to center
-  }
-  trigger {
-    on breach
-  }
-  costs {
-    max slippage 15 bps
-  }
-  risk {
-    max leverage 5x
-    liquidation buffer 24.8%
-  }
-  venue binance via ccxt {
-    exchange "binanceusdm"
-    account env EMU
-    url env EMU_URL
-    ETH_PERP = "ETH/USDT:USDT"
-  }
-  venue paper via sim {
-    model gbm
-    ETH spot 3000 USDT vol 60%
-    horizon 1d step 1h paths 1
-  }
-}
-"""
+SPEC = levered_spec("400%", "max leverage 5x\n    liquidation buffer 24.8%")
 
 
 def test_binance_brackets_are_continuous_and_priced_as_binance_does() -> None:
@@ -100,11 +78,7 @@ def test_deribit_snapshot_carries_the_coin_margin_as_a_fraction(tmp_path: Path) 
     s = strategy()
     with deribit() as emu:
         emu.set_position(PERP, 30_000.0)  # USD contracts: 10 ETH at 3000
-        a = adapter(emu, s)
-        try:
-            snap = a.snapshot()
-        finally:
-            a.close()
+        snap = read_venue(emu, s)
         summary = emu.api.get_account_summary("main", {"currency": "ETH"})
         perp = emu.api._position("main", emu.ledger.contracts[PERP])
     qty = snap.positions["PERP"]

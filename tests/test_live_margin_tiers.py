@@ -14,44 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from live_support import adapter, binance, strategy
+from live_support import binance, levered_spec, read_venue, strategy
 
 from rebal.backends.kernel.gate import liquidation_distance, maintenance_requirement
 from rebal.backends.live.driver import KernelDriver
 from rebal.backends.live.views import market_view, portfolio_view
 
-SPEC = """strategy levered {
-  capital 100000 USDT
-  instruments {
-    ETH_PERP perp ETH settle USDT
-  }
-  owns ETH_PERP
-  target weights {
-    ETH_PERP 900% band 1%
-    rebalance to center
-  }
-  trigger {
-    on breach
-  }
-  costs {
-    max slippage 15 bps
-  }
-  risk {
-    liquidation buffer 10.6%
-  }
-  venue binance via ccxt {
-    exchange "binanceusdm"
-    account env EMU
-    url env EMU_URL
-    ETH_PERP = "ETH/USDT:USDT"
-  }
-  venue paper via sim {
-    model gbm
-    ETH spot 3000 USDT vol 60%
-    horizon 1d step 1h paths 1
-  }
-}
-"""
+SPEC = levered_spec("900%", "liquidation buffer 10.6%")
 
 
 def _ids(seq: int, leg: int, child: int) -> str:
@@ -64,11 +33,7 @@ def test_a_trade_into_a_higher_bracket_is_weighed_at_that_bracket(tmp_path: Path
     s = strategy(spec)
     with binance(spec=spec) as emu:
         emu.set_position("ETHUSDT", 13.0)  # about 39,000 USDT: the first bracket, 0.4%
-        a = adapter(emu, s, "binance")
-        try:
-            held = a.snapshot()
-        finally:
-            a.close()
+        held = read_venue(emu, s, "binance")
     # the venue's brackets, as ccxt's fetch_leverage_tiers reads them (cum from `info`)
     tiers = held.margin_tiers["ETH_PERP"]
     assert [t[0] for t in tiers[:4]] == [0.0, 50_000.0, 500_000.0, 10_000_000.0]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from live_support import CALL, PERP, PUT, SPEC, adapter, deribit, strategy
+from live_support import CALL, PERP, PUT, SPEC, deribit, read_venue, strategy
 
 from rebal.backends.kernel.gate import liquidation_distance, maintenance_requirement
 from rebal.backends.live.driver import KernelDriver
@@ -29,11 +29,7 @@ def test_a_short_straddles_requirement_is_the_venues() -> None:
     s = strategy()
     with deribit() as emu:  # short 10 calls and 10 puts at 3000
         emu.set_position(PERP, 30_000.0)  # and 10 ETH of the inverse perpetual
-        a = adapter(emu, s)
-        try:
-            snap = a.snapshot()
-        finally:
-            a.close()
+        snap = read_venue(emu, s)
         summary = emu.api.get_account_summary("main", {"currency": "ETH"})
         coin_marks = {o: emu.ledger.mark(emu.ledger.contracts[o]) for o in (CALL, PUT)}
     index = snap.index["ETH"]
@@ -64,11 +60,7 @@ def test_the_option_margin_refuses_a_trade_it_would_not_otherwise(tmp_path: Path
     spec.write_text(text)
     s = strategy(spec)
     with deribit(spec=spec, balances={"ETH": 10.0}) as emu:
-        a = adapter(emu, s)
-        try:
-            snap = a.snapshot()
-        finally:
-            a.close()
+        snap = read_venue(emu, s)
         summary = emu.api.get_account_summary("main", {"currency": "ETH"})
     index = snap.index["ETH"]
     options_mm = summary["maintenance_margin"] * index  # no perpetual held: options only
@@ -115,11 +107,7 @@ def test_a_new_short_option_is_weighed_by_the_venues_rule_and_a_long_one_needs_n
     with deribit(spec=spec, balances={"ETH": 1.5}) as emu:
         emu.set_position(CALL, 0.0)
         emu.set_position(PUT, 0.0)
-        a = adapter(emu, s)
-        try:
-            snap = a.snapshot()
-        finally:
-            a.close()
+        snap = read_venue(emu, s)
         coin_marks = {o: emu.ledger.mark(emu.ledger.contracts[o]) for o in (CALL, PUT)}
     assert snap.positions["ETH_C"] == 0.0 == snap.positions["ETH_P"]
     # (the ticker's mark is the venue's, to 8 decimals)
