@@ -1,6 +1,7 @@
 """Diagnostics as frozen data: spans, severities, and the closed registry of codes.
 
-Rendering lives in :mod:`rebal.dsl.render`; only the CLI prints. Every code that any layer
+Rendering lives in :mod:`rebal.dsl.render` (text, concise) and
+:mod:`rebal.dsl.render_machine` (JSON, SARIF); only the CLI prints. Every code that any layer
 may emit is registered here with a one-line summary and a docs anchor, so the catalogue in
 ``docs/diagnostics.md`` and the SARIF rule list are generated from one place.
 """

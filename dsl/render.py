@@ -1,28 +1,24 @@
-"""Render diagnostics as text for people (rustc-like), one-line concise, JSON and SARIF.
+"""Render diagnostics as text for people (rustc-like) and as one-line concise findings.
 
 Pure functions: diagnostics and source texts in, a string out. Nothing here prints; the CLI
 writes what these return. Every non-empty result is whole lines, each ending in a newline.
 Findings are rendered in the order given; :func:`sorted_diagnostics` gives a stable order.
+JSON and SARIF are in :mod:`.render_machine`; messages and source lines are shown through
+:func:`.safe_text.visible`.
 """
 
 from __future__ import annotations
 
-import json
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote
 
-from .diagnostics import CODES, Diagnostic, Label, Severity, Span
+from .diagnostics import Diagnostic, Severity, Span
+from .safe_text import char_width, visible, visible_char
 
 #: Source lines wider than this (in characters) are shown as a window around the finding.
 MAX_LINE_CHARS = 120
 #: How much of a long line is kept to the left of the finding.
 _LEFT_CONTEXT = 40
-#: Where the catalogue lives, relative to the repository root (SARIF `helpUri`).
-DOCS_PAGE = "docs/diagnostics.md"
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 _RESET = "\x1b[0m"
 _STYLE = {
@@ -83,42 +79,6 @@ class _Lines:
         return None
 
 
-def _char_width(ch: str) -> int:
-    if ch == "\t":
-        return 4
-    if unicodedata.combining(ch):
-        return 0
-    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-
-
-def _visible(ch: str) -> str:
-    """A character as shown: tabs as spaces, control and invisible characters made visible."""
-    if ch == "\t":
-        return "    "
-    o = ord(ch)
-    if o < 0x20:
-        return chr(0x2400 + o)  # control pictures: ␀ ␁ ... ␟
-    if o == 0x7F:
-        return "\u2421"
-    if not ch.isprintable() and not unicodedata.combining(ch):
-        return "\ufffd"
-    return ch
-
-
-def visible(text: str, *, keep_newlines: bool = False) -> str:
-    """``text`` safe to show to a person: on a terminal, in a CI log, in a report.
-
-    Control and invisible characters become visible symbols (ESC as ␛, NUL as ␀, DEL as ␡,
-    other unprintable characters as �), so a string from a spec cannot move the cursor,
-    recolour or rewrite what a reviewer sees. Tabs and line breaks become spaces (one line),
-    or with ``keep_newlines`` only ``\\n`` is kept (a ``\\r`` is shown as ␍). Every
-    human-facing output applies this to strings that came from a spec.
-    """
-    if keep_newlines:
-        return "".join(ch if ch == "\n" else " " if ch == "\t" else _visible(ch) for ch in text)
-    return "".join(" " if ch in "\t\r\n" else _visible(ch) for ch in text)
-
-
 def _clean(text: str) -> str:
     """Message text made safe for a terminal: no escape sequences, one line."""
     return visible(text)
@@ -157,9 +117,9 @@ def _shown(raw: str, first: int) -> _Shown:
     cols: list[int] = []
     for ch in raw[lo:hi]:
         cols.append(col)
-        vis = _visible(ch)
+        vis = visible_char(ch)
         parts.append(vis)
-        col += _char_width(ch) if vis == ch or ch == "\t" else 1
+        col += char_width(ch) if vis == ch or ch == "\t" else 1
     cols.append(col)
     if hi < len(raw):
         parts.append("\u2026")
@@ -309,133 +269,10 @@ def render_concise(diags: Iterable[Diagnostic]) -> str:
     return "".join(out)
 
 
-# --------------------------------------------------------------------------- JSON
-
-
-def _label_json(lab: Label) -> dict[str, Any]:
-    s = lab.span
-    return {"file": s.file, "line": s.line, "col": s.col, "end_line": s.end_line,
-            "end_col": s.end_col, "message": lab.message}
-
-
-def _as_json(d: Diagnostic) -> dict[str, Any]:
-    s = d.span
-    return {
-        "file": s.file if s else None,
-        "line": s.line if s else None,
-        "col": s.col if s else None,
-        "end_line": s.end_line if s else None,
-        "end_col": s.end_col if s else None,
-        "severity": d.severity.value,
-        "code": d.code,
-        "message": d.message,
-        "help": d.help,
-        "labels": [_label_json(lab) for lab in d.labels],
-    }
-
-
-def render_json(diags: Iterable[Diagnostic]) -> str:
-    """``{"diagnostics": [...]}`` with exactly the documented keys per finding, sorted keys.
-
-    ``labels`` holds the secondary locations the text output underlines ("limit set here"),
-    each with its file, line, col, end_line, end_col and message, so CI can annotate both.
-    """
-    doc = {"diagnostics": [_as_json(d) for d in diags]}
-    return json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-
-
-# --------------------------------------------------------------------------- SARIF
-
-_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "note"}
-
-
-def _uri(path: str) -> str:
-    """A file path as a SARIF URI: relative paths stay relative, absolute ones get file://."""
-    p = path.replace("\\", "/")
-    if p.startswith("/"):
-        return "file://" + quote(p, safe="/")
-    return quote(p, safe="/")
-
-
-def _region(s: Span) -> dict[str, int]:
-    return {
-        "startLine": max(1, s.line),
-        "startColumn": max(1, s.col),
-        "endLine": max(1, s.end_line, s.line),
-        "endColumn": max(1, s.end_col) if s.end_line > s.line else max(s.col + 1, s.end_col),
-    }
-
-
-def _location(s: Span) -> dict[str, Any]:
-    return {"physicalLocation": {"artifactLocation": {"uri": _uri(s.file)}, "region": _region(s)}}
-
-
-def sarif_rules(help_page: str = DOCS_PAGE) -> list[dict[str, Any]]:
-    """The whole code catalogue as SARIF reporting descriptors, in registry order."""
-    return [
-        {
-            "id": c.code,
-            "name": c.name,
-            "shortDescription": {"text": c.summary},
-            "helpUri": f"{help_page}#{c.code.lower()}",
-            "defaultConfiguration": {"level": _LEVEL[c.severity]},
-        }
-        for c in CODES.values()
-    ]
-
-
-def render_sarif(diags: Iterable[Diagnostic], *, tool_version: str,
-                 help_page: str = DOCS_PAGE) -> str:
-    """A SARIF 2.1.0 log with one run: the rule catalogue and one result per finding."""
-    index = {code: i for i, code in enumerate(CODES)}
-    results: list[dict[str, Any]] = []
-    for d in diags:
-        r: dict[str, Any] = {
-            "ruleId": d.code,
-            "level": _LEVEL[d.severity],
-            "message": {"text": d.message},
-        }
-        if d.code in index:
-            r["ruleIndex"] = index[d.code]
-        if d.span is not None:
-            r["locations"] = [_location(d.span)]
-        related = [
-            {"id": k, "message": {"text": lab.message}, **_location(lab.span)}
-            for k, lab in enumerate(d.labels)
-        ]
-        if related:
-            r["relatedLocations"] = related
-        if d.help or d.notes:
-            r["properties"] = {k: v for k, v in (("help", d.help), ("notes", list(d.notes))) if v}
-        results.append(r)
-    log = {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "rebal",
-                        "version": tool_version,
-                        "rules": sarif_rules(help_page),
-                    }
-                },
-                "columnKind": "unicodeCodePoints",
-                "results": results,
-            }
-        ],
-    }
-    return json.dumps(log, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-
-
 __all__ = [
-    "DOCS_PAGE",
     "MAX_LINE_CHARS",
     "render_concise",
-    "render_json",
-    "render_sarif",
     "render_summary",
     "render_text",
-    "sarif_rules",
     "sorted_diagnostics",
 ]

@@ -149,12 +149,12 @@ def _capabilities() -> Mapping[str, object]:
 
 
 def _render(diags: list, sources: dict[str, str], fmt: str, nfiles: int, color: bool) -> str:  # type: ignore[type-arg]
-    from rebal.dsl import render
+    from rebal.dsl import render, render_machine
 
     if fmt == "json":
-        return render.render_json(diags)
+        return render_machine.render_json(diags)
     if fmt == "sarif":
-        return render.render_sarif(diags, tool_version=__version__)
+        return render_machine.render_sarif(diags, tool_version=__version__)
     if fmt == "concise":
         body = render.render_concise(diags)
     else:
@@ -295,7 +295,7 @@ def _cmd_compile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from rebal.compiler import check_file
     from rebal.compiler.explain import explain, explain_policy
-    from rebal.dsl.render import visible  # strings from the spec: control characters shown
+    from rebal.dsl.safe_text import visible  # strings from the spec: control characters shown
 
     res = check_file(args.spec, capabilities=_capabilities())  # type: ignore[arg-type]
     if res.ok and not res.strategies and res.policies:

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from rebal.compiler.api import CheckResult, check_source
 from rebal.dsl.diagnostics import CODES, Severity
 from rebal.dsl.parser import MAX_DEPTH, MAX_NESTING
-from rebal.dsl.render import render_concise, render_json, render_sarif, render_text
+from rebal.dsl.render import render_concise, render_text
+from rebal.dsl.render_machine import render_json, render_sarif
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = {p.name: p.read_text(encoding="utf-8") for p in sorted((ROOT / "specs").glob("*.rebal"))}

@@ -24,13 +24,11 @@ from rebal.dsl.diagnostics import CODES, CodeInfo, Diagnostic, Label, Severity, 
 from rebal.dsl.render import (
     MAX_LINE_CHARS,
     render_concise,
-    render_json,
-    render_sarif,
     render_summary,
     render_text,
-    sarif_rules,
     sorted_diagnostics,
 )
+from rebal.dsl.render_machine import render_json, render_sarif, sarif_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 UPDATE = os.environ.get("REBAL_UPDATE_GOLDEN") == "1"

@@ -11,14 +11,14 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rebal.dsl import render as _dsl_render
+from rebal.dsl.safe_text import visible
 
 __all__ = ["render_plan", "render_status", "render_step", "safe"]
 
 
 def safe(text: object) -> str:
     """``text`` with control characters shown visibly (one line), as ``rebal check`` shows them."""
-    return _dsl_render.visible(str(text))
+    return visible(str(text))
 
 
 def _num(x: float | None, digits: int = 6) -> str:

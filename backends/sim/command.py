@@ -40,7 +40,7 @@ from rebal.backends.sim.tables import print_summary, print_sweep
 from rebal.backends.sim.watch import RunStopped, Watch, isatty, progress_bar, stop_on_signals
 from rebal.compiler.ir import Strategy
 from rebal.compiler.run_size import RunSize, human_bytes, human_seconds, run_size
-from rebal.dsl.render import visible
+from rebal.dsl.safe_text import visible
 
 if TYPE_CHECKING:
     from rebal.backends.sim.engine import SimResult

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rebal.compiler.ir import SimConfig, Strategy
-from rebal.dsl.render import visible
+from rebal.dsl.safe_text import visible
 
 from .command import RequestError, SimRequest, parse_request
 from .inputs import SimulationError, venue_problem

@@ -22,7 +22,7 @@ from rebal.backends.sim.charts import bar_chart, frontier_chart, histogram, line
 from rebal.backends.sim.metrics import summarize
 from rebal.compiler.files import atomic_write
 from rebal.compiler.words import figure
-from rebal.dsl.render import visible
+from rebal.dsl.safe_text import visible
 
 if TYPE_CHECKING:
     from rebal.backends.sim.engine import SimResult

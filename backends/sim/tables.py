@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rebal.compiler.words import figure, pct
-from rebal.dsl.render import visible
+from rebal.dsl.safe_text import visible
 
 if TYPE_CHECKING:
     from rebal.backends.sim.engine import SimResult
