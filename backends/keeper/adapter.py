@@ -14,6 +14,9 @@ The live layer's four verbs (``backends/live/adapter.py``), on chain:
   hashes this adapter signed (:mod:`.pending`): pending, reverted, or provably not there
   (dropped, reorged out, nonce taken by another transaction) so the live layer may resend;
 * ``cancel``: a 0-value self-transfer at the same nonce, fees bumped.
+
+Signing, broadcasting and the lookup by client id are in :mod:`.transactions`
+(:class:`~.transactions.KeeperTransactions`, which :class:`KeeperAdapter` extends).
 """
 
 from __future__ import annotations
@@ -22,11 +25,11 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from rebal.backends.chain.client import connect
 from rebal.backends.chain.deploy import at, call_data
-from rebal.backends.chain.tx import GWEI, Fees, Sender, SendError, classify, fees_under_cap
+from rebal.backends.chain.tx import GWEI, Fees, Sender, fees_under_cap
 from rebal.backends.live.adapter import (
     Candle,
     InstrumentMeta,
@@ -40,23 +43,16 @@ from rebal.compiler import ir
 
 from .pending import PendingStore, PendingTx
 from .reader import POOL_FEE, ChainState, Reader
+from .transactions import KeeperTransactions, cid_bytes, venue_call
 from .venue import KeeperVenue, resolve_venue
 
 __all__ = ["KeeperAdapter", "cid_bytes", "open_adapter"]
 
 log = logging.getLogger("rebal.keeper")
-T = TypeVar("T")
 _USD_LIKE = frozenset({"USD", "USDC", "USDT", "DAI"})
 #: Gas of one Vault.rebalance (guard checks, approve, swap, after_swap), measured on anvil,
 #: stated in the snapshot until a receipt gives the real figure.
 GAS_USED = 260_000
-
-
-def cid_bytes(client_id: str) -> bytes:
-    raw = client_id.encode("ascii")
-    if len(raw) > 32:
-        raise Rejected(f"client id {client_id!r} does not fit bytes32")
-    return raw.ljust(32, b"\0")
 
 
 def open_adapter(strategy: ir.Strategy, venue: ir.Venue, environ: Mapping[str, str],
@@ -65,27 +61,7 @@ def open_adapter(strategy: ir.Strategy, venue: ir.Venue, environ: Mapping[str, s
     return KeeperAdapter(strategy, resolve_venue(strategy, venue, environ, state_dir))
 
 
-def _venue_call(fn: Callable[[], T]) -> T:
-    """Run one chain read/write; every error leaves as Rejected or Transient, redacted."""
-    try:
-        return fn()
-    except (Rejected, Transient):
-        raise
-    except Exception as exc:  # web3, requests and the node raise many types
-        err = classify(exc)
-        if err.kind == "revert":
-            raise Rejected(f"reverted: {err.reason}", code="revert") from None
-        raise Transient(_redact(str(err)), code=err.kind) from None
-
-
-def _redact(text: str) -> str:
-    """Node messages may echo the RPC URL (which can hold an API key): cut any URL."""
-    import re
-
-    return re.sub(r"https?://\S+", "<rpc>", text)[:300]
-
-
-class KeeperAdapter:
+class KeeperAdapter(KeeperTransactions):
     name = "keeper"
 
     def __init__(self, strategy: ir.Strategy, venue: KeeperVenue, *, w3: Any = None,
@@ -93,10 +69,10 @@ class KeeperAdapter:
                  timeout_s: float = 10.0, sleep: Callable[[float], None] = time.sleep) -> None:
         self.strategy = strategy
         self.venue = venue
-        self.w3 = w3 or _venue_call(lambda: connect(venue.rpc_url, timeout_s=timeout_s,
+        self.w3 = w3 or venue_call(lambda: connect(venue.rpc_url, timeout_s=timeout_s,
                                                     expect_chain=venue.chain_id))
         self.sender = Sender(self.w3, venue.key, venue.chain_id)
-        self.reader = _venue_call(lambda: Reader(self.w3, strategy, venue, self.sender.address))
+        self.reader = venue_call(lambda: Reader(self.w3, strategy, venue, self.sender.address))
         self.vault = at(self.w3, "Vault", venue.vault)
         self.pending = PendingStore(venue.state_dir)
         c = strategy.costs
@@ -111,7 +87,7 @@ class KeeperAdapter:
 
     # ------------------------------------------------------------------ snapshot
     def snapshot(self) -> Snapshot:
-        st = _venue_call(self.reader.state)
+        st = venue_call(self.reader.state)
         rd = self.reader
         mid = {rd.quote: 1.0, **st.pool_mid}
         index = {self.strategy.numeraire: 1.0, **{rd.asset_of[n]: p for n, p in st.pool_mid.items()}}
@@ -148,7 +124,7 @@ class KeeperAdapter:
         known = self.lookup(cid)
         if known is not None:
             return known  # already on chain (or pending): never twice
-        st = _venue_call(self.reader.state)
+        st = venue_call(self.reader.state)
         token_in, token_out, amount_in, min_out = self._amounts(order, st)
         deadline = int(st.time_s + max(600.0, 2 * self.wait_s))
         data = call_data(self.vault, "rebalance", cid_bytes(cid), token_in, token_out, amount_in,
@@ -157,10 +133,10 @@ class KeeperAdapter:
             raise Rejected(f"base fee {st.base_fee_wei / GWEI:.2f} gwei is above max gas "
                            f"{self.cap_wei / GWEI:g} gwei: not sent", code="max_gas")
         fees = fees_under_cap(st.base_fee_wei, self.tip_wei, self.cap_wei)
-        gas = _venue_call(lambda: self.sender.estimate(self.vault.address, data))
+        gas = venue_call(lambda: self.sender.estimate(self.vault.address, data))
         self._check_gas_cost(cid, gas, fees, st)
         for _ in range(4):
-            nonce = int(_venue_call(lambda: self.sender.nonce("pending")))
+            nonce = int(venue_call(lambda: self.sender.nonce("pending")))
             rec = self._sign(cid, nonce, fees, int(gas * 1.25) + 20_000, self.vault.address, data,
                              instrument=order.instrument)
             try:
@@ -224,31 +200,6 @@ class KeeperAdapter:
             self.skipped.append(msg)
             raise Rejected(msg, code="max_gas_cost")
 
-    def _sign(self, cid: str, nonce: int, fees: Fees, gas: int, to: str, data: str,
-              old: PendingTx | None = None, cancel: bool = False, instrument: str = ""
-              ) -> PendingTx:
-        tx = self.sender.build(to, data, nonce=nonce, fees=fees, gas=gas)
-        tx_hash, raw = self.sender.sign(tx)
-        rec = old or PendingTx(client_id=cid, nonce=nonce, instrument=instrument)
-        rec.nonce, rec.max_fee, rec.tip, rec.gas, rec.to, rec.data = (
-            nonce, fees.max_fee, fees.tip, gas, to, data)
-        rec.hashes = [*rec.hashes, tx_hash] if old is not None else [tx_hash]
-        rec.raw, rec.cancel = "0x" + raw.hex(), cancel
-        self.pending.put(rec)  # on disk before the transaction leaves
-        return rec
-
-    def _broadcast(self, rec: PendingTx) -> None:
-        raw = bytes.fromhex(rec.raw.removeprefix("0x"))
-        try:
-            self.w3.eth.send_raw_transaction(raw)
-        except Exception as exc:
-            if "already known" in str(exc).lower():
-                return
-            err = exc if isinstance(exc, SendError) else classify(exc)
-            if err.kind == "revert":
-                raise Rejected(f"reverted: {err.reason}", code="revert") from None
-            raise Transient(_redact(str(err)), code=err.kind) from None
-
     # ------------------------------------------------------------------ waiting
     def _wait(self, rec: PendingTx) -> OrderStatus:
         deadline = time.monotonic() + self.wait_s
@@ -264,7 +215,7 @@ class KeeperAdapter:
 
     def _maybe_replace(self, rec: PendingTx) -> None:
         """Stuck under the base fee: the same nonce with fees bumped 10%+, while the cap allows."""
-        base = int(_venue_call(lambda: self.w3.eth.get_block("pending")).get("baseFeePerGas") or 0)
+        base = int(venue_call(lambda: self.w3.eth.get_block("pending")).get("baseFeePerGas") or 0)
         if rec.max_fee >= base:
             return
         bumped = Fees(rec.max_fee, rec.tip).bumped(0.125)
@@ -279,107 +230,6 @@ class KeeperAdapter:
         new = self._sign(rec.client_id, rec.nonce, fees, rec.gas, rec.to, rec.data, old=rec,
                          cancel=rec.cancel)
         self._broadcast(new)
-
-    # ------------------------------------------------------------------ lookup
-    def lookup(self, client_id: str) -> OrderStatus | None:
-        return _venue_call(lambda: self._lookup(client_id))
-
-    def _lookup(self, client_id: str) -> OrderStatus | None:
-        b = cid_bytes(client_id)
-        logs = self.vault.events.Rebalanced().get_logs(
-            from_block=self.venue.from_block, argument_filters={"client_id": b})
-        if logs:
-            ev = logs[-1]
-            receipt = self.w3.eth.get_transaction_receipt(ev["transactionHash"])
-            return self._filled(client_id, ev, receipt)
-        rec = self.pending.get(client_id)
-        if rec is None:
-            return None
-        latest_nonce = int(self.w3.eth.get_transaction_count(self.sender.address, "latest"))
-        for h in reversed(rec.hashes):
-            receipt = self._receipt(h)
-            if receipt is not None:
-                if receipt["status"] == 1:
-                    if rec.cancel and h == rec.hashes[-1]:
-                        return OrderStatus(client_id, self._inst(rec), "cancelled", 0.0, 0.0,
-                                           None, venue_id=h)
-                    from web3.logs import DISCARD
-
-                    mine = [e for e in self.vault.events.Rebalanced().process_receipt(
-                        receipt, errors=DISCARD) if e.args.client_id == b]
-                    if mine:  # the node's log index may lag its receipts
-                        return self._filled(client_id, mine[-1], receipt)
-                    continue
-                return OrderStatus(client_id, self._inst(rec), "rejected", 0.0, 0.0, None,
-                                   venue_id=h, reason=self._revert_reason(rec, receipt))
-        if latest_nonce > rec.nonce:
-            return None  # the nonce went to another transaction: ours provably did not run
-        for h in reversed(rec.hashes):
-            if self._in_pool(h):
-                return OrderStatus(client_id, self._inst(rec), "open", 0.0, 0.0, None,
-                                   venue_id=h)
-        # Not mined, not in the node's pool (dropped or reorged out): re-broadcast the newest
-        # signed transaction once (same nonce, same hash: it can only run once).
-        try:
-            self._broadcast(rec)
-        except (Transient, Rejected):
-            return None
-        return OrderStatus(client_id, self._inst(rec), "open", 0.0, 0.0, None,
-                           venue_id=rec.hashes[-1])
-
-    def _receipt(self, h: str) -> Any:
-        from web3.exceptions import TransactionNotFound
-
-        try:
-            return self.w3.eth.get_transaction_receipt(h)
-        except TransactionNotFound:
-            return None
-
-    def _in_pool(self, h: str) -> bool:
-        from web3.exceptions import TransactionNotFound
-
-        try:
-            tx = self.w3.eth.get_transaction(h)
-        except TransactionNotFound:
-            return False
-        return tx is not None
-
-    def _inst(self, rec: PendingTx) -> str:
-        return rec.instrument
-
-    def _revert_reason(self, rec: PendingTx, receipt: Any) -> str:
-        try:
-            self.w3.eth.call({"from": self.sender.address, "to": rec.to, "data": rec.data},
-                             receipt["blockNumber"] - 1)
-        except Exception as exc:
-            return classify(exc).reason or "reverted"
-        return "reverted (out of gas or state changed)"
-
-    def _filled(self, client_id: str, ev: Any, receipt: Any) -> OrderStatus:
-        rd, u = self.reader, self.reader.units
-        by_addr = {v.lower(): k for k, v in self.venue.tokens.items()}
-        tin, tout = by_addr[ev.args.token_in.lower()], by_addr[ev.args.token_out.lower()]
-        ain, aout = u.to_human(tin, ev.args.amount_in), u.to_human(tout, ev.args.amount_out)
-        inst = tout if tout in rd.risky else tin
-        qty = aout if inst == tout else -ain
-        quote_amt = ain if inst == tout else aout
-        latest = int(self.w3.eth.block_number)
-        depth = latest - int(receipt["blockNumber"]) + 1
-        self.gas_used = int(receipt["gasUsed"])
-        state = "filled" if depth >= self.confirmations else "open"
-        price = self._native_price_now()
-        gas_cost = (receipt["gasUsed"] * receipt["effectiveGasPrice"] / 1e18 * price
-                    if price is not None else 0.0)
-        return OrderStatus(client_id, inst, state, qty, qty if state == "filled" else 0.0,
-                           quote_amt / abs(qty) if qty else None, fee=gas_cost,
-                           venue_id="0x" + bytes(receipt["transactionHash"]).hex(),
-                           time_s=float(self.w3.eth.get_block(receipt["blockNumber"])["timestamp"]))
-
-    def _native_price_now(self) -> float | None:
-        o = self.reader.oracles.get("ETH")
-        if o is None:
-            return None
-        return o.functions.latestRoundData().call()[1] / 10 ** self.reader.units.oracle_decimals["ETH"]
 
     # ------------------------------------------------------------------ cancel
     def cancel(self, client_id: str) -> OrderStatus | None:
@@ -410,7 +260,7 @@ class KeeperAdapter:
             return []
         scale = 10 ** self.reader.units.oracle_decimals[asset]
         out: list[Candle] = []
-        rid = int(_venue_call(lambda: o.functions.latestRoundData().call())[0])
+        rid = int(venue_call(lambda: o.functions.latestRoundData().call())[0])
         for r in range(rid, max(0, rid - 500), -1):
             try:
                 _, answer, _, updated, _ = o.functions.getRoundData(r).call()
