@@ -24,8 +24,6 @@ a step pays only for the features the spec has.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -36,118 +34,23 @@ from rebal.compiler import ir
 from .coins import CoinOrigin
 from .context import EquityPeak, MarketView, PortfolioView, StepContext
 from .costs import CostRules
+from .decision import Decision, Fills, any_rows
 from .evaluator import Needs, as_mask, compile_expr
 from .gate import Gate
 from .history import PriceHistory
 from .layout import Layout, build_layout
 from .modes import build_settings
-from .order_ids import OrderSeq
 from .orders import OrderBook, RollingBuckets
-from .solver import Solution, TargetSet
+from .solver import TargetSet
 from .state import restore_state, save_state
 from .targets import build_targets
-from .triggers import REASONS, TriggerState
+from .triggers import TriggerState
 from .valuation import Marks, Valuer
 
-__all__ = ["Decision", "Fills", "Kernel"]
+__all__ = ["Decision", "Fills", "Kernel"]  # Decision and Fills live in decision.py
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
-
-
-@dataclass(frozen=True, eq=False)
-class Decision:
-    """What the kernel wants sent at one step, and why; arrays over the batch.
-
-    ``orders`` are signed quantities ``(B, I)`` in units of each instrument's underlying (only
-    hedge columns are ever non-zero; ``hedge_orders`` is the same over ``hedge_cols``).
-    ``limit_price`` is the worst acceptable price per order (mid moved by ``max slippage``; nan
-    where there is no order, None when the spec sets no ``max slippage`` at all).
-    ``reason`` indexes :data:`REASONS` (``mode`` reasons name the path's ``mode``);
-    ``refused`` indexes ``refusal_names`` (0: nothing refused). ``measure``, ``center``,
-    ``band_lo``, ``band_hi`` are per target row ``(B, K)``; ``unmet`` flags rows a solve could
-    not bring inside their band.
-    """
-
-    t_s: float
-    hedge_orders: FloatArray
-    hedge_cols: NDArray[np.intp]
-    limit_price: FloatArray | None
-    reason: NDArray[np.int8]
-    triggered: BoolArray
-    mode: NDArray[np.intp] | None
-    halted: BoolArray
-    refused: NDArray[np.int16]
-    unmet_rows: BoolArray | None
-    rows: Solution
-    est_cost: FloatArray | None
-    any_orders: bool
-    marks: Marks
-    children: FloatArray | None = None  # child orders per leg (B, H); None: one per order
-    order_seq: OrderSeq | None = None  # the order-id counters after this step
-
-    @cached_property
-    def order_ids(self) -> NDArray[np.int64]:
-        """Stable id ``(parent, child)`` of each released order, ``(B, H, 2)``; -1 where a leg
-        sends nothing. Parents count per row from 1, children per parent from 0."""
-        b, h = self.hedge_orders.shape
-        out = np.full((b, h, 2), -1, dtype=np.int64)
-        if self.order_seq is None:
-            return out
-        live = self.hedge_orders != 0.0
-        out[:, :, 0] = np.where(live, self.order_seq.parent_seq()[:, None], -1)
-        out[:, :, 1] = np.where(live, self.order_seq.child_seq()[:, None], -1)
-        return out
-
-    @cached_property
-    def orders(self) -> FloatArray:
-        b = self.hedge_orders.shape[0]
-        out = np.zeros((b, self.marks.layout.n_instruments), order="F")
-        out[:, self.hedge_cols] = self.hedge_orders
-        return out
-
-    @cached_property
-    def measure(self) -> FloatArray:
-        return self.rows.stack("measure")
-
-    @cached_property
-    def center(self) -> FloatArray:
-        return self.rows.stack("center")
-
-    @cached_property
-    def band_lo(self) -> FloatArray:
-        return self.rows.stack("lo")
-
-    @cached_property
-    def band_hi(self) -> FloatArray:
-        return self.rows.stack("hi")
-
-    @cached_property
-    def unmet(self) -> BoolArray:
-        if self.unmet_rows is not None:
-            return self.unmet_rows
-        return np.zeros((self.hedge_orders.shape[0], len(self.rows.measure)), dtype=bool)
-
-    def reason_name(self, path: int, mode_names: tuple[str, ...]) -> str:
-        """The reason of ``path``'s order as text: breach, clock, split or mode:<name>."""
-        code = int(self.reason[path])
-        if REASONS[code] == "mode" and self.mode is not None:
-            return f"mode:{mode_names[int(self.mode[path])]}"
-        return REASONS[code]
-
-
-@dataclass(frozen=True, eq=False)
-class Fills:
-    """What the venue did with a decision: filled quantities over the hedge columns ``(B, H)``
-    and total cost (fees + slippage + gas, numeraire, positive = paid) per path ``(B,)``."""
-
-    qty: FloatArray
-    cost: FloatArray
-    filled: BoolArray | None = None  # (B,) any leg filled; derived from qty when None
-
-    def any_filled(self) -> BoolArray:
-        """Paths where at least one leg filled."""
-        return self.filled if self.filled is not None else _any_rows(self.qty)
 
 
 class Kernel:
@@ -353,7 +256,7 @@ class Kernel:
             child = np.where(stop[:, None], 0.0, child)
             est = np.where(stop, 0.0, est)
             self.order_book.cancel(stop)
-        has = _any_rows(child)
+        has = any_rows(child)
         reason = (reason * has.view(np.int8)).astype(np.int8)
         return child, reason, refused, est
 
@@ -414,13 +317,6 @@ class Kernel:
         """Count refusals by limit name in an array of codes."""
         counts = np.bincount(refused.ravel(), minlength=len(self.refusal_names))
         return {self.refusal_names[i]: int(n) for i, n in enumerate(counts) if i and n}
-
-
-def _any_rows(a: FloatArray) -> BoolArray:
-    out: BoolArray = a[:, 0] != 0.0
-    for j in range(1, a.shape[1]):
-        out |= a[:, j] != 0.0
-    return out
 
 
 def _is_nan(v: Any) -> bool:
