@@ -10,10 +10,10 @@ import pytest
 from rebal.backends.sim.models import (
     HestonModel,
     MarketModel,
-    correlation_factor,
     make_model,
 )
 from rebal.backends.sim.replay import ReplayModel, load_closes
+from rebal.backends.sim.stochastic import correlation_factor
 
 SAMPLE = Path(__file__).resolve().parents[1] / "specs" / "data" / "eth_1h_sample.csv"
 HOUR = 1 / 8760

@@ -11,7 +11,8 @@ Conventions: times in years of 365 days; ``drift`` mu is the arithmetic drift, s
 ``E[S_T] = S_0 exp(mu T)`` in every stochastic model; ``vol`` is the log-return volatility.
 Models: ``gbm`` (exact log-normal), ``jump`` (Merton, compensated), ``heston`` (Andersen QE)
 and ``replay`` (CSV closes, in :mod:`.replay`); see each class. :func:`make_model` builds one from the sim
-venue's settings.
+venue's settings. The stochastic models' shared base (spots, block streams, correlated normals,
+the step) and :func:`~.stochastic.correlation_factor` are in :mod:`.stochastic`.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import ndtr
 
-from .arrays import FloatArray, check_dt, per_asset
-from .blocks import BlockStreams
+from .arrays import FloatArray, per_asset
 from .replay import Closes, ReplayModel
+from .stochastic import StochasticModel, as_column
 
 _PSI_C = 1.5  # Andersen's switching level between the quadratic and exponential QE branches
 
@@ -48,139 +49,15 @@ class MarketModel(Protocol):
     def vol(self) -> FloatArray: ...
 
 
-def correlation_factor(corr: ArrayLike | None, n: int) -> FloatArray:
-    """Return ``L`` with ``L @ L.T == corr``; raise ValueError if ``corr`` is not a correlation.
-
-    Cholesky first; a singular but positive semidefinite matrix (e.g. a correlation of 1)
-    falls back to an eigen-decomposition with round-off negatives clipped to 0 and rows
-    renormalised to unit variance. Eigenvalues below -1e-8 are an error, not silently fixed.
-    """
-    if corr is None:
-        return np.eye(n)
-    c = np.array(corr, dtype=np.float64)
-    ok = c.shape == (n, n) and bool(np.all(np.isfinite(c)) and np.all(np.abs(c) <= 1.0))
-    if not (ok and np.allclose(c, c.T, 0.0, 1e-12) and np.allclose(np.diag(c), 1.0, 0.0, 1e-12)):
-        raise ValueError(f"need a symmetric {n}x{n} matrix, unit diagonal, entries in [-1, 1]")
-    try:
-        return np.asarray(np.linalg.cholesky(c), dtype=np.float64)
-    except np.linalg.LinAlgError:
-        eigval, eigvec = np.linalg.eigh(c)
-    if eigval.min() < -1e-8:
-        raise ValueError(f"correlation matrix is not positive semidefinite ({eigval.min():.3g})")
-    factor = eigvec * np.sqrt(np.clip(eigval, 0.0, None))
-    return factor / np.linalg.norm(factor, axis=1, keepdims=True)  # type: ignore[no-any-return]
-
-
-class _Stochastic:
-    """Shared state of the Monte Carlo models: spots, generator, correlated normal draws.
-
-    State is stored assets-major, shape ``(assets, paths)``, so every elementwise operation
-    runs over long contiguous rows with per-asset parameters as ``(assets, 1)`` columns; the
-    public ``(paths, assets)`` arrays are transposed views (each asset's column contiguous).
-    """
-
-    _vol_view: FloatArray | None = None  # the constant vol's (paths, assets) view, once made
-    _draw_ahead = 16  # steps of normals drawn at once (every draw is a normal: blocks.py)
-
-    def __init__(
-        self,
-        assets: Sequence[str],
-        spot: ArrayLike,
-        vol: ArrayLike,
-        drift: ArrayLike | None = None,
-        corr: ArrayLike | None = None,
-    ) -> None:
-        self.assets = tuple(assets)
-        n = len(self.assets)
-        self.spot0 = per_asset("spot", spot, n)
-        self.sigma = per_asset("vol", vol, n)
-        self.mu = np.zeros(n) if drift is None else per_asset("drift", drift, n)
-        if np.any(self.spot0 <= 0) or np.any(self.sigma < 0):
-            raise ValueError("spots must be positive and vols non-negative")
-        self._factor = correlation_factor(corr, n)
-        self._identity = bool(np.array_equal(self._factor, np.eye(n)))
-        self._dt = -1.0
-        self.reset(1, 0)
-
-    def reset(self, paths: int, seed: int, first_block: int = 0) -> None:
-        """Restart all paths at the initial spots with fresh per-block streams from ``seed``.
-
-        The paths are those of blocks ``first_block, first_block + 1, ...`` of the run.
-        """
-        if paths < 1:
-            raise ValueError(f"paths must be at least 1, got {paths}")
-        self.paths = int(paths)
-        self.t = 0.0
-        self._streams = BlockStreams(seed, self.paths, first_block, self._draw_ahead)
-        self._s = np.repeat(self.spot0[:, None], self.paths, axis=1)
-        self._vol_view = None
-        self._reset_state()
-
-    def _reset_state(self) -> None:
-        """Hook for model state besides the spot."""
-
-    @property
-    def spot(self) -> FloatArray:
-        """Current spots, shape ``(paths, assets)``."""
-        return self._s.T
-
-    @property
-    def vol(self) -> FloatArray:
-        """Instantaneous vol, shape ``(paths, assets)`` (a read-only view: constant here,
-        so the same view every step)."""
-        if self._vol_view is None:
-            self._vol_view = np.broadcast_to(self.sigma, (self.paths, len(self.assets)))
-        return self._vol_view
-
-    def _normals(self) -> FloatArray:
-        """Standard normals ``(assets, paths)`` correlated across assets.
-
-        The correlation is applied path by path as ``sum_j L[i, j] z[j]`` in a fixed order
-        (not a BLAS product, whose rounding may depend on the number of paths).
-        """
-        z = self._streams.normals(len(self.assets))
-        if self._identity:
-            return z
-        out = np.zeros_like(z)
-        for i, row in enumerate(self._factor):
-            for j, lij in enumerate(row):
-                if lij != 0.0:
-                    out[i] += lij * z[j]
-        return out
-
-    def step(self, dt_years: float) -> FloatArray:
-        """Advance every path by ``dt_years`` and return the new spots ``(paths, assets)``."""
-        dt = check_dt(dt_years)
-        if dt != self._dt:
-            self._set_dt(dt)
-            self._dt = dt
-        growth = self._log_return()  # a fresh array: exponentiated in place
-        np.exp(growth, out=growth)
-        self._s = self._s * growth  # a new array every step (the feed hands it out)
-        self.t += dt
-        return self._s.T
-
-    def _set_dt(self, dt: float) -> None:
-        raise NotImplementedError
-
-    def _log_return(self) -> FloatArray:
-        """Log returns of the step ``(assets, paths)``, in a fresh array the caller owns."""
-        raise NotImplementedError
-
-
-def _col(x: FloatArray) -> FloatArray:
-    return x[:, None]
-
-
-class GBMModel(_Stochastic):
+class GBMModel(StochasticModel):
     """Correlated GBM, exact for any step: ``S *= exp((mu - sigma^2/2) dt + sigma sqrt(dt) Z)``."""
 
     def _log_drift(self) -> FloatArray:
         return self.mu - 0.5 * self.sigma**2
 
     def _set_dt(self, dt: float) -> None:
-        self._drift_dt = _col(self._log_drift() * dt)
-        self._vol_sqdt = _col(self.sigma * np.sqrt(dt))
+        self._drift_dt = as_column(self._log_drift() * dt)
+        self._vol_sqdt = as_column(self.sigma * np.sqrt(dt))
 
     def _log_return(self) -> FloatArray:
         z = self._normals()  # fresh: drift + vol sqrt(dt) z computed in it
@@ -252,7 +129,7 @@ _HESTON_PARAMS: dict[str, tuple[str, float | None]] = {
 }
 
 
-class HestonModel(_Stochastic):
+class HestonModel(StochasticModel):
     """Heston stochastic variance with Andersen's QE scheme (psi_c = 1.5) for the variance and
     his central (gamma1 = gamma2 = 1/2) log-spot step with martingale correction, so that
     ``E[S_{t+dt} | S_t] = S_t exp(mu dt)`` exactly. The correlation matrix acts on both the
@@ -317,10 +194,10 @@ class HestonModel(_Stochastic):
         k3 = 0.5 * dt * (1 - rho**2)
         cols = (th, ekd, xi**2 * ekd * frac, th * xi**2 * one_minus * frac / 2, k0, k1, k2, k3)
         self._th, self._ekd, self._c1, self._c2, self._k0, self._k1, self._k2, self._k3 = (
-            _col(np.asarray(c, dtype=np.float64)) for c in cols
+            as_column(np.asarray(c, dtype=np.float64)) for c in cols
         )
         self._big_a = self._k2 + 0.5 * self._k3
-        self._mu_dt = _col(self.mu * dt)
+        self._mu_dt = as_column(self.mu * dt)
 
     def _log_return(self) -> FloatArray:
         v, big_a = self._v, self._big_a
